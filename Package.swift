@@ -1,0 +1,42 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// libformi.so: the Swift runtime linked in statically, an SONAME, and only `formi_*` exported
+// (see Sources/formi/exports.map). These flags only touch the link of the dynamic library.
+let libraryLinkFlags: [String] = [
+    "-static-stdlib",
+    "-Xlinker", "-soname=libformi.so.0",
+    "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/formi/exports.map",
+    "-Xlinker", "-z", "-Xlinker", "now",
+    "-Xlinker", "-z", "-Xlinker", "relro",
+]
+
+let package = Package(
+    name: "libformi",
+    products: [
+        .library(name: "formi", type: .dynamic, targets: ["formi"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
+    ],
+    targets: [
+        // The core: pure Swift, sans-I/O, no Foundation.
+        .target(
+            name: "FormiCore",
+            dependencies: [.product(name: "ExtrasBase64", package: "swift-extras-base64")]
+        ),
+        // libspeexdsp from the system (apt-get install libspeexdsp-dev); used by the resampler.
+        .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
+        // The C ABI: thin exported wrappers over FormiCore, nothing else.
+        .target(
+            name: "formi",
+            dependencies: ["FormiCore"],
+            exclude: ["exports.map"],
+            linkerSettings: [.unsafeFlags(libraryLinkFlags)]
+        ),
+        // libFuzzer harnesses (`make fuzz`). Built normally, each replays files given on the command line.
+        .executableTarget(name: "formi-fuzz", dependencies: ["FormiCore"]),
+        .testTarget(name: "FormiCoreTests", dependencies: ["FormiCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,142 @@
+// Base64 (RFC 4648 §4: standard alphabet, '=' padding), as providers put audio inside JSON.
+//
+// Encoding is swift-extras-base64's. Decoding is our own because this library must be strict and say
+// what is wrong: swift-extras-base64 1.2.0 accepts "QQ=A" (decoding it to two bytes), accepts
+// non-canonical padding bits ("QR=="), names the first character of a bad quantum rather than the bad
+// one, gives no offset, and traps on a short output buffer.
+
+internal import ExtrasBase64
+
+/// What is wrong with a base64 text or the buffer given for it.
+public enum Base64Error: Error, Equatable, Sendable {
+    /// The length is not a multiple of 4 (padding is mandatory).
+    case invalidLength(Int)
+    /// A byte outside the standard alphabet, at this offset.
+    case invalidCharacter(UInt8, offset: Int)
+    /// Misplaced '=' (before the last quantum, or "x=y"), or non-zero bits before the padding.
+    case invalidPadding(offset: Int)
+    /// The output buffer holds fewer bytes than the text decodes to.
+    case outputTooSmall(required: Int)
+}
+
+public enum Base64 {
+    /// The length of the encoding of `byteCount` bytes, or nil if it does not fit in an `Int`.
+    @inlinable
+    public static func encodedCount(byteCount: Int) -> Int? {
+        guard byteCount >= 0 else { return nil }
+        let (quanta, overflow) = (byteCount / 3 &+ (byteCount % 3 == 0 ? 0 : 1)).multipliedReportingOverflow(by: 4)
+        return overflow ? nil : quanta
+    }
+
+    /// The exact number of bytes `text` decodes to, judging only its length and final padding, or nil when
+    /// the length is not a multiple of 4. Content is checked by `decode`.
+    @inlinable
+    public static func decodedCount(_ text: UnsafeRawBufferPointer) -> Int? {
+        let length = text.count
+        guard length % 4 == 0 else { return nil }
+        guard length > 0 else { return 0 }
+        var padding = 0
+        if text[length &- 1] == UInt8(ascii: "=") {
+            padding = text[length &- 2] == UInt8(ascii: "=") ? 2 : 1
+        }
+        return length / 4 &* 3 &- padding
+    }
+
+    /// Encodes `bytes` into `output`, which must hold `encodedCount(byteCount:)` bytes.
+    /// Returns the number of bytes written, or nil (writing nothing) when `output` is too small.
+    public static func encode(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
+        guard let required = encodedCount(byteCount: bytes.count), output.count >= required else { return nil }
+        guard required > 0 else { return 0 }
+        let input = bytes.assumingMemoryBound(to: UInt8.self)
+        var target = output.assumingMemoryBound(to: UInt8.self).mutableSpan
+        return ExtrasBase64.Base64.encode(bytes: input.span, into: &target)
+    }
+
+    /// Decodes strict base64 into `output`; returns the number of bytes written.
+    /// On error nothing is guaranteed about `output` beyond `output.count` (nothing is written past it).
+    public static func decode(
+        _ text: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(Base64Error) -> Int {
+        guard let required = decodedCount(text) else { throw .invalidLength(text.count) }
+        guard output.count >= required else { throw .outputTooSmall(required: required) }
+        let length = text.count
+        guard length > 0 else { return 0 }
+
+        return try Base64DecodeTable.values.withUnsafeBufferPointer { table throws(Base64Error) in
+            var written = 0
+            var offset = 0
+            // Every quantum but the last has no padding: four alphabet characters make three bytes.
+            while offset < length &- 4 {
+                let a = table[Int(text[offset])], b = table[Int(text[offset &+ 1])]
+                let c = table[Int(text[offset &+ 2])], d = table[Int(text[offset &+ 3])]
+                guard (a | b | c | d) & Base64DecodeTable.invalid == 0 else {
+                    throw diagnose(text, quantumAt: offset, isLast: false)
+                }
+                let bits = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                output[written] = UInt8(truncatingIfNeeded: bits >> 16)
+                output[written &+ 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                output[written &+ 2] = UInt8(truncatingIfNeeded: bits)
+                written &+= 3
+                offset &+= 4
+            }
+
+            // The last quantum: "xxxx", "xxx=" or "xx==", with the bits under the padding zero.
+            let pad = UInt8(ascii: "=")
+            let c2 = text[offset &+ 2], c3 = text[offset &+ 3]
+            let a = table[Int(text[offset])], b = table[Int(text[offset &+ 1])]
+            let c = c2 == pad ? 0 : table[Int(c2)]
+            let d = c3 == pad ? 0 : table[Int(c3)]
+            guard (a | b | c | d) & Base64DecodeTable.invalid == 0, !(c2 == pad && c3 != pad) else {
+                throw diagnose(text, quantumAt: offset, isLast: true)
+            }
+            let bits = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+            output[written] = UInt8(truncatingIfNeeded: bits >> 16)
+            written &+= 1
+            if c2 == pad {
+                guard bits & 0xFFFF == 0 else { throw .invalidPadding(offset: offset &+ 1) }
+                return written
+            }
+            output[written] = UInt8(truncatingIfNeeded: bits >> 8)
+            written &+= 1
+            if c3 == pad {
+                guard bits & 0xFF == 0 else { throw .invalidPadding(offset: offset &+ 2) }
+                return written
+            }
+            output[written] = UInt8(truncatingIfNeeded: bits)
+            return written &+ 1
+        }
+    }
+
+    /// Names the first offending byte of a quantum already known to be bad (the slow, error-only path).
+    static func diagnose(_ text: UnsafeRawBufferPointer, quantumAt start: Int, isLast: Bool) -> Base64Error {
+        let pad = UInt8(ascii: "=")
+        for position in start..<(start &+ 4) {
+            let byte = text[position]
+            if byte == pad {
+                // '=' may only stand in the last two places of the last quantum, and "x=y" is not allowed.
+                let index = position &- start
+                let allowed = isLast && (index == 3 || (index == 2 && text[start &+ 3] == pad))
+                if !allowed { return .invalidPadding(offset: position) }
+            } else if Base64DecodeTable.values[Int(byte)] & Base64DecodeTable.invalid != 0 {
+                return .invalidCharacter(byte, offset: position)
+            }
+        }
+        return .invalidPadding(offset: start)  // not reached for a quantum that failed the fast check
+    }
+}
+
+/// Character -> 6-bit value, or `invalid` for bytes outside the standard alphabet ('=' included).
+@usableFromInline
+enum Base64DecodeTable {
+    @usableFromInline static let invalid: UInt8 = 0x80
+
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: invalid, count: 256)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        for (value, character) in alphabet.enumerated() {
+            table[Int(character)] = UInt8(value)
+        }
+        return table
+    }()
+}

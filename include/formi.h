@@ -1,0 +1,168 @@
+/* libformi: telephony <-> voice-AI adapter library.
+ *
+ * The C API of libformi.so. Conventions that hold for every function unless its comment says otherwise:
+ *
+ *  - Status: functions return an int status, FORMI_OK (0) on success or a negative FORMI_E* code.
+ *    formi_strerror() names a code; formi_last_error() gives the message of the last failed call on the
+ *    calling thread, with the detail (which argument, which offset).
+ *  - Buffers: a (pointer, length) pair may have a NULL pointer only when the length is 0. Lengths are
+ *    counts of elements of the pointed-to type (samples for int16_t and float, bytes for uint8_t, char
+ *    and void). An output buffer too small for the whole result gives FORMI_EBUFFER and no partial
+ *    result. Nothing is ever written past the length given. Input and output must not overlap.
+ *  - Ownership: the caller owns every buffer it passes; the library keeps no pointer to it after the call
+ *    returns. Strings the library allocates for the caller are released with formi_free(); strings it
+ *    returns as `const char *` are static or owned by a handle, as documented.
+ *  - Threads: the stateless functions (codecs, base64, version, strerror) may be called from any number
+ *    of threads at once. Handles (later: resampler, session, ...) are not internally locked: use one from
+ *    one thread at a time.
+ *  - Robustness: no input makes the library abort or trap; every bad input is a status code.
+ *  - Samples: "pcm" is signed 16-bit linear PCM in host byte order, interleaved when stereo.
+ */
+#ifndef FORMI_H
+#define FORMI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ------------------------------------------------------------------------------------ */
+
+#define FORMI_VERSION_MAJOR 0
+#define FORMI_VERSION_MINOR 1
+#define FORMI_VERSION_PATCH 0
+#define FORMI_VERSION "0.1.0"
+/** FORMI_VERSION as one number: major * 10000 + minor * 100 + patch. */
+#define FORMI_VERSION_NUMBER (FORMI_VERSION_MAJOR * 10000 + FORMI_VERSION_MINOR * 100 + FORMI_VERSION_PATCH)
+
+/** The version of the loaded library, e.g. "0.1.0". Static string; never NULL. */
+const char *formi_version(void);
+
+/** The version of the loaded library as FORMI_VERSION_NUMBER computes it (compare with the header's). */
+int formi_version_number(void);
+
+/* ---- Status codes ------------------------------------------------------------------------------- */
+
+#define FORMI_OK            0   /**< Success. */
+#define FORMI_EINVAL      (-1)  /**< Invalid argument: NULL pointer with a non-zero length, value out of range. */
+#define FORMI_ENOMEM      (-2)  /**< Out of memory. */
+#define FORMI_EBUFFER     (-3)  /**< Output buffer too small; nothing was written. */
+#define FORMI_ELENGTH     (-4)  /**< Input length not a whole number of samples or frames (e.g. odd bytes of 16-bit PCM). */
+#define FORMI_EOVERFLOW   (-5)  /**< A length or size overflows (count * element size beyond the address space). */
+#define FORMI_EBASE64     (-6)  /**< Invalid base64: bad character, bad length or bad padding. */
+#define FORMI_EJSON       (-7)  /**< Malformed JSON, or JSON of the wrong shape. */
+#define FORMI_EUNSUPPORTED (-8) /**< Unsupported format, sample rate, channel count or option. */
+#define FORMI_ESTATE      (-9)  /**< Not allowed in the current state (e.g. an event out of order). */
+#define FORMI_ENOTFOUND   (-10) /**< No such name or id (e.g. an unknown provider). */
+#define FORMI_ELIMIT      (-11) /**< A configured limit was exceeded (size, depth, queue). */
+#define FORMI_ETEMPLATE   (-12) /**< Invalid template or definition. */
+#define FORMI_ESTORAGE    (-13) /**< Storage error. */
+#define FORMI_EINTERNAL   (-14) /**< Internal error: a bug in libformi; please report it. */
+
+/** A short fixed description of a status code ("unknown status code" for others). Static; never NULL. */
+const char *formi_strerror(int status);
+
+/**
+ * The message of the most recent failed call on the calling thread, e.g.
+ * "invalid base64: byte 0x25 '%' at offset 17 is not in the alphabet"; "" if none has failed.
+ * Like errno, a successful call leaves it unchanged. The string belongs to the library and stays valid
+ * until the next failed call on the same thread, or the thread's exit; copy it to keep it.
+ */
+const char *formi_last_error(void);
+
+/** Releases memory the library allocated for the caller. NULL is a no-op. */
+void formi_free(void *ptr);
+
+/* ---- G.711 --------------------------------------------------------------------------------------
+ * ITU-T G.711, bit-exact to the G.191 reference (verified by CRC-32 over all 65536 inputs).
+ * One code byte per sample. Silence is 0xFF in mu-law and 0xD5 in A-law.
+ * Errors: FORMI_EINVAL (NULL with a non-zero length), FORMI_EBUFFER (output smaller than the input
+ * count), FORMI_EOVERFLOW (a count beyond the address space).
+ */
+
+/** Encodes `samples` pcm samples to mu-law (PCMU): `out` must hold `samples` bytes. */
+int formi_ulaw_encode(const int16_t *pcm, size_t samples, uint8_t *out, size_t out_size);
+
+/** Decodes `size` mu-law bytes to pcm: `out` must hold `size` samples. */
+int formi_ulaw_decode(const uint8_t *ulaw, size_t size, int16_t *out, size_t out_samples);
+
+/** Encodes `samples` pcm samples to A-law (PCMA): `out` must hold `samples` bytes. */
+int formi_alaw_encode(const int16_t *pcm, size_t samples, uint8_t *out, size_t out_size);
+
+/** Decodes `size` A-law bytes to pcm: `out` must hold `size` samples. */
+int formi_alaw_decode(const uint8_t *alaw, size_t size, int16_t *out, size_t out_samples);
+
+/* ---- PCM sample formats -------------------------------------------------------------------------
+ * "encode" turns host pcm into the wire format, "decode" the reverse. Wire bytes need no alignment.
+ * Errors as for G.711, plus FORMI_ELENGTH when 16-bit wire data has an odd number of bytes.
+ */
+
+/** pcm to 16-bit little-endian bytes (s16le): `out` must hold 2 * `samples` bytes. */
+int formi_pcm16le_encode(const int16_t *pcm, size_t samples, void *out, size_t out_size);
+
+/** 16-bit little-endian bytes to pcm: `size` must be even; `out` must hold `size` / 2 samples. */
+int formi_pcm16le_decode(const void *bytes, size_t size, int16_t *out, size_t out_samples);
+
+/** pcm to 16-bit big-endian bytes (s16be, network order, RFC 3551 "L16"): `out` must hold 2 * `samples` bytes. */
+int formi_pcm16be_encode(const int16_t *pcm, size_t samples, void *out, size_t out_size);
+
+/** 16-bit big-endian bytes to pcm: `size` must be even; `out` must hold `size` / 2 samples. */
+int formi_pcm16be_decode(const void *bytes, size_t size, int16_t *out, size_t out_samples);
+
+/** pcm to unsigned 8-bit (silence 128), rounded to nearest and saturated: `out` must hold `samples` bytes. */
+int formi_pcm8_encode(const int16_t *pcm, size_t samples, uint8_t *out, size_t out_size);
+
+/** Unsigned 8-bit to pcm, (u - 128) << 8: `out` must hold `samples` samples. */
+int formi_pcm8_decode(const uint8_t *pcm8, size_t samples, int16_t *out, size_t out_samples);
+
+/** pcm to float32 in [-1, 1): sample / 32768, exact. `out` must hold `samples` floats. */
+int formi_f32_encode(const int16_t *pcm, size_t samples, float *out, size_t out_samples);
+
+/**
+ * float32 to pcm: value * 32768 rounded to nearest (ties to even) and saturated to [-32768, 32767];
+ * NaN becomes 0. `out` must hold `samples` samples. pcm -> f32 -> pcm is exact.
+ */
+int formi_f32_decode(const float *f32, size_t samples, int16_t *out, size_t out_samples);
+
+/* ---- Channels ------------------------------------------------------------------------------------ */
+
+/**
+ * Interleaved stereo pcm (`frames` left/right pairs, 2 * `frames` samples) to mono: the mean of the two
+ * channels, rounded half away from zero. `out` must hold `frames` samples.
+ */
+int formi_stereo_to_mono(const int16_t *stereo, size_t frames, int16_t *out, size_t out_samples);
+
+/** Mono pcm to interleaved stereo, each sample on both channels. `out` must hold 2 * `samples` samples. */
+int formi_mono_to_stereo(const int16_t *mono, size_t samples, int16_t *out, size_t out_samples);
+
+/* ---- Base64 (RFC 4648 section 4: standard alphabet, '=' padding, no line breaks) ----------------- */
+
+/** The base64 length of `n` bytes (no NUL terminator counted). */
+#define FORMI_BASE64_ENCODED_SIZE(n) ((((size_t)(n) + 2) / 3) * 4)
+/** An upper bound on the bytes that `n` base64 characters decode to. */
+#define FORMI_BASE64_DECODED_MAX(n) (((size_t)(n) / 4) * 3)
+
+/**
+ * Encodes `size` bytes of `data` as base64 text into `out` (not NUL-terminated).
+ * On success *out_len is the text length, FORMI_BASE64_ENCODED_SIZE(size). On FORMI_EBUFFER nothing is
+ * written to `out` and *out_len is the size needed. `out_len` must not be NULL.
+ */
+int formi_base64_encode(const void *data, size_t size, char *out, size_t out_size, size_t *out_len);
+
+/**
+ * Decodes `length` characters of strict base64 `text` into `out`; *out_len is the number of bytes.
+ * Strict: the length must be a multiple of 4, every character in the alphabet, '=' only as the final
+ * padding ("xx==" or "xxx="), and the bits under the padding zero, so each byte string has exactly one
+ * accepted text. Errors: FORMI_EBASE64 with the offending offset in formi_last_error(); FORMI_EBUFFER
+ * with *out_len set to the size needed (FORMI_BASE64_DECODED_MAX(length) always suffices).
+ * On error the contents of `out` are unspecified (but nothing is written past `out_size`).
+ */
+int formi_base64_decode(const char *text, size_t length, void *out, size_t out_size, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FORMI_H */
