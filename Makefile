@@ -1,0 +1,110 @@
+# libformi: build, install, test, benchmark and fuzz.
+#   make                      release library in build/lib (libformi.so.0 and links) and build/formi.pc
+#   make install PREFIX=/usr/local   lib, header and pkg-config file
+#   make test                 installs missing system packages, builds, runs every test suite
+#   make demo                 the library on a sample call
+#   make bench                benchmarks against peers run in the same process
+#   make fuzz [FUZZ_SECONDS=60]   libFuzzer over every parser target
+
+SHELL       := /bin/bash
+VERSION     := 0.1.0
+SOVERSION   := 0
+PREFIX      ?= /usr/local
+BUILD       := build
+STAGE       := $(BUILD)/stage
+LIB         := $(BUILD)/lib/libformi.so.$(VERSION)
+SWIFT       ?= swift
+CC          ?= cc
+CFLAGS_TEST := -std=c11 -O2 -g -Wall -Wextra -Werror -pthread
+VALGRIND    := valgrind --quiet --error-exitcode=99 --leak-check=full \
+               --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+               --suppressions=bindings/c/tests/valgrind.supp
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := base64
+SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
+
+C_TESTS := test_basics test_codecs test_bad_input
+
+.PHONY: all deps install test test-swift test-c test-abi test-python demo bench fuzz clean
+
+all: $(LIB) $(BUILD)/formi.pc
+
+deps:
+	@scripts/install-deps.sh
+
+$(LIB): $(SWIFT_SOURCES)
+	@# SwiftPM does not track the version script: relink when it changed.
+	@[ Sources/formi/exports.map -ot .build/release/libformi.so ] || rm -f .build/release/libformi.so
+	$(SWIFT) build -c release --product formi
+	@mkdir -p $(BUILD)/lib
+	cp .build/release/libformi.so $@
+	objcopy --only-keep-debug $@ $@.debug
+	strip --strip-unneeded $@
+	cd $(dir $@) && objcopy --add-gnu-debuglink=$(notdir $@).debug $(notdir $@)
+	ln -sf libformi.so.$(VERSION) $(BUILD)/lib/libformi.so.$(SOVERSION)
+	ln -sf libformi.so.$(SOVERSION) $(BUILD)/lib/libformi.so
+
+# The .pc file is written for PREFIX at install time; this one points into the build tree.
+$(BUILD)/formi.pc: scripts/formi.pc.in
+	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(CURDIR)/$(BUILD)/lib|; s|@INCLUDEDIR@|$(CURDIR)/include|; s|@VERSION@|$(VERSION)|' $< > $@
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(LIB).debug $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libformi.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libformi.so.$(SOVERSION)
+	ln -sf libformi.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libformi.so
+	install -m 0644 include/formi.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$${prefix}/lib|; s|@INCLUDEDIR@|$${prefix}/include|; s|@VERSION@|$(VERSION)|' \
+	    scripts/formi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/formi.pc
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-swift test-abi test-c test-python
+	$(MAKE) fuzz FUZZ_SECONDS=10
+	@echo "make test: all suites passed"
+
+test-swift:
+	$(SWIFT) test
+
+test-abi: $(LIB)
+	scripts/check-abi.sh .build/release/libformi.so
+
+# C tests build against the *installed* header and formi.pc, with warnings as errors, and run under
+# valgrind memcheck: any error or leak fails.
+test-c: $(LIB)
+	rm -rf $(STAGE) && $(MAKE) install PREFIX=$(CURDIR)/$(STAGE)
+	@mkdir -p $(BUILD)/c
+	@set -e; export PKG_CONFIG_PATH=$(CURDIR)/$(STAGE)/lib/pkgconfig; \
+	for t in $(C_TESTS); do \
+	    $(CC) $(CFLAGS_TEST) bindings/c/tests/$$t.c -o $(BUILD)/c/$$t $$(pkg-config --cflags --libs formi); \
+	    LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(VALGRIND) $(BUILD)/c/$$t; \
+	done
+
+test-python: $(LIB)
+	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 tests/python/test_abi.py
+
+demo: $(LIB)
+	@mkdir -p $(BUILD)/c
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bindings/c/examples/sample_call.c -o $(BUILD)/c/sample_call \
+	    -L$(BUILD)/lib -lformi -lm -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	$(BUILD)/c/sample_call
+
+bench: $(LIB)
+	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 bench/codecs.py
+
+# libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
+fuzz:
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product formi-fuzz \
+	    --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFORMI_FUZZING
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/$$t; \
+	    echo "fuzz $$t for $(FUZZ_SECONDS) s"; \
+	    SWIFT_BACKTRACE=enable=no FORMI_FUZZ_TARGET=$$t .build-fuzz/release/formi-fuzz \
+	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	        $(BUILD)/fuzz/$$t fuzz/corpus/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+clean:
+	rm -rf $(BUILD) .build .build-fuzz

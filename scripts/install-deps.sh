@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages libformi needs to build and test, only those that are missing.
+# Idempotent: a second run installs nothing. Uses sudo when not root.
+set -euo pipefail
+
+need=()
+pkg-config --exists speexdsp 2>/dev/null || need+=(libspeexdsp-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v python3 >/dev/null || need+=(python3)
+
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y --no-install-recommends "${need[@]}" \
+        || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${need[@]}"; }
+fi
