@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := base64
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
 
-C_TESTS := test_basics test_codecs test_bad_input
+C_TESTS := test_basics test_codecs test_bad_input test_no_alloc
 
 .PHONY: all deps install test test-swift test-c test-abi test-python demo bench fuzz clean
 
@@ -79,7 +79,8 @@ test-c: $(LIB)
 	for t in $(C_TESTS); do \
 	    $(CC) $(CFLAGS_TEST) bindings/c/tests/$$t.c -o $(BUILD)/c/$$t $$(pkg-config --cflags --libs formi); \
 	    LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(VALGRIND) $(BUILD)/c/$$t; \
-	done
+	done; \
+	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib scripts/check-no-alloc.sh $(BUILD)/c/test_no_alloc
 
 test-python: $(LIB)
 	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 tests/python/test_abi.py

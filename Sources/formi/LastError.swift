@@ -21,18 +21,17 @@ enum LastError {
 
     static func set(_ message: String) {
         guard let key, let buffer = buffer(for: key) else { return }
-        var utf8 = Array(message.utf8.prefix(capacity - 1))
-        // Do not leave half a multi-byte character at the end.
-        if utf8.count == capacity - 1 {
-            while let last = utf8.last, last & 0xC0 == 0x80 { utf8.removeLast() }
-            if let last = utf8.last, last >= 0xC0 { utf8.removeLast() }
-        }
-        utf8.withUnsafeBufferPointer { bytes in
-            if let base = bytes.baseAddress {
-                buffer.initialize(from: base, count: bytes.count)
+        var message = message
+        let length = message.withUTF8 { utf8 in
+            var length = min(utf8.count, capacity - 1)
+            // Do not cut a multi-byte character: back up to the start of the one at the cut.
+            if length < utf8.count {
+                while length > 0, utf8[length] & 0xC0 == 0x80 { length -= 1 }
             }
+            if let base = utf8.baseAddress { buffer.update(from: base, count: length) }
+            return length
         }
-        buffer[utf8.count] = 0
+        buffer[length] = 0
     }
 
     /// The current thread's last message, or "" if no call on this thread has failed.

@@ -1,0 +1,36 @@
+/* Calls every stateless codec N times (N from argv). scripts/check-no-alloc.sh runs it under valgrind
+ * with N = 1 and N = 1000: the total number of heap allocations must be the same, i.e. no call
+ * allocates once the library is warm (its tables are built on first use). Successful calls only: a
+ * failed call builds its formi_last_error() message, which allocates (errors are not the hot path). */
+#include <formi.h>
+#include <stdlib.h>
+#include "check.h"
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 1;
+    int16_t pcm[320], back[320];
+    uint8_t bytes[640];
+    float f32[320];
+    char text[FORMI_BASE64_ENCODED_SIZE(640)];
+    size_t len;
+    for (int i = 0; i < 320; i++) pcm[i] = (int16_t)(i * 97);
+    for (int i = 0; i < n; i++) {
+        CHECK_STATUS(formi_ulaw_encode(pcm, 160, bytes, 160), FORMI_OK);
+        CHECK_STATUS(formi_ulaw_decode(bytes, 160, back, 160), FORMI_OK);
+        CHECK_STATUS(formi_alaw_encode(pcm, 160, bytes, 160), FORMI_OK);
+        CHECK_STATUS(formi_alaw_decode(bytes, 160, back, 160), FORMI_OK);
+        CHECK_STATUS(formi_pcm16le_encode(pcm, 320, bytes, 640), FORMI_OK);
+        CHECK_STATUS(formi_pcm16le_decode(bytes, 640, back, 320), FORMI_OK);
+        CHECK_STATUS(formi_pcm16be_encode(pcm, 320, bytes, 640), FORMI_OK);
+        CHECK_STATUS(formi_pcm16be_decode(bytes, 640, back, 320), FORMI_OK);
+        CHECK_STATUS(formi_pcm8_encode(pcm, 320, bytes, 320), FORMI_OK);
+        CHECK_STATUS(formi_pcm8_decode(bytes, 320, back, 320), FORMI_OK);
+        CHECK_STATUS(formi_f32_encode(pcm, 320, f32, 320), FORMI_OK);
+        CHECK_STATUS(formi_f32_decode(f32, 320, back, 320), FORMI_OK);
+        CHECK_STATUS(formi_stereo_to_mono(pcm, 160, back, 160), FORMI_OK);
+        CHECK_STATUS(formi_mono_to_stereo(pcm, 160, back, 320), FORMI_OK);
+        CHECK_STATUS(formi_base64_encode(bytes, 640, text, sizeof text, &len), FORMI_OK);
+        CHECK_STATUS(formi_base64_decode(text, len, bytes, sizeof bytes, &len), FORMI_OK);
+    }
+    return check_report("test_no_alloc") ;
+}
