@@ -23,14 +23,16 @@ let package = Package(
         // The core: pure Swift, sans-I/O, no Foundation.
         .target(
             name: "FormiCore",
-            dependencies: [.product(name: "ExtrasBase64", package: "swift-extras-base64")]
+            dependencies: ["CSpeexDSP", .product(name: "ExtrasBase64", package: "swift-extras-base64")]
         ),
         // libspeexdsp from the system (apt-get install libspeexdsp-dev); used by the resampler.
         .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
+        // include/formi.h as a Swift module, so the ABI's structs are defined once, in the C header.
+        .systemLibrary(name: "CFormi", path: "Sources/CFormi"),
         // The C ABI: thin exported wrappers over FormiCore, nothing else.
         .target(
             name: "formi",
-            dependencies: ["FormiCore"],
+            dependencies: ["FormiCore", "CFormi"],
             exclude: ["exports.map"],
             linkerSettings: [.unsafeFlags(libraryLinkFlags)]
         ),

@@ -161,6 +161,130 @@ int formi_base64_encode(const void *data, size_t size, char *out, size_t out_siz
  */
 int formi_base64_decode(const char *text, size_t length, void *out, size_t out_size, size_t *out_len);
 
+/* ---- Handles -------------------------------------------------------------------------------------
+ * Stateful objects are opaque handles: created by formi_X_new (which returns NULL and sets *status on
+ * failure; `status` may be NULL), used from one thread at a time, released by formi_X_free (NULL is a
+ * no-op; using a handle after freeing it is undefined). Handles of different objects are independent.
+ */
+#ifdef FORMI_DRIFT_CHECK /* set only by the build's header check: Swift sees handles as void pointers */
+#define FORMI_HANDLE(name) typedef void name
+#else
+#define FORMI_HANDLE(name) typedef struct name name
+#endif
+
+/* ---- Audio formats ------------------------------------------------------------------------------- */
+
+#define FORMI_ENCODING_ULAW    1 /**< G.711 mu-law, 1 byte per sample. */
+#define FORMI_ENCODING_ALAW    2 /**< G.711 A-law, 1 byte per sample. */
+#define FORMI_ENCODING_PCM16LE 3 /**< Signed 16-bit little-endian. */
+#define FORMI_ENCODING_PCM16BE 4 /**< Signed 16-bit big-endian (network order, "L16"). */
+#define FORMI_ENCODING_PCM8    5 /**< Unsigned 8-bit, silence 128. */
+#define FORMI_ENCODING_F32LE   6 /**< IEEE float32 little-endian, full scale +-1. */
+
+/**
+ * An audio format: one of FORMI_ENCODING_*, a sample rate among 8000, 11025, 12000, 16000, 22050,
+ * 24000, 32000, 44100 and 48000 Hz, and 1 or 2 channels (interleaved).
+ */
+typedef struct formi_format {
+    int encoding;
+    int sample_rate;
+    int channels;
+} formi_format;
+
+/* ---- Resampler (libspeexdsp) ---------------------------------------------------------------------
+ * A streaming sample-rate converter for interleaved pcm. State carries across calls: a signal fed in one
+ * call or in any chunking gives the same samples, and it never resets itself (not on silence either).
+ * Output is never held back while the filter fills: the filter's delay is in the signal, as
+ * formi_resampler_latency() frames. Equal rates are an exact pass-through with no delay.
+ * Memory: about 20 KB per resampler at the default quality, allocated at creation.
+ */
+
+/** Quality 0...10 (speexdsp's scale). The default, 5: flat to 3.4 kHz, 16k->8k aliases 90+ dB down, 5 ms delay. */
+#define FORMI_RESAMPLER_QUALITY_DEFAULT 5
+
+FORMI_HANDLE(formi_resampler);
+
+/**
+ * A resampler for `channels` (1 or 2) from `in_rate` to `out_rate` Hz (rates as for formi_format).
+ * Errors in *status: FORMI_EUNSUPPORTED (rate or channels), FORMI_EINVAL (quality outside 0...10),
+ * FORMI_ENOMEM.
+ */
+formi_resampler *formi_resampler_new(int channels, int in_rate, int out_rate, int quality, int *status);
+
+/** The most frames formi_resampler_process() can write for `in_frames` input frames; 0 if `r` is NULL or it overflows. */
+size_t formi_resampler_max_output(const formi_resampler *r, size_t in_frames);
+
+/**
+ * Converts all `in_frames` frames of `in` and writes the result to `out` (room for `out_frames` frames);
+ * *written receives the frames written. All or nothing: if `out_frames` is below
+ * formi_resampler_max_output(r, in_frames), returns FORMI_EBUFFER with *written set to that size, and
+ * consumes nothing.
+ */
+int formi_resampler_process(formi_resampler *r, const int16_t *in, size_t in_frames, int16_t *out, size_t out_frames,
+                            size_t *written);
+
+/**
+ * Ends the stream: writes the filter's tail (the last formi_resampler_latency() frames of audio), then
+ * resets for a new stream. `out` needs room for formi_resampler_max_output(r, 0) + latency frames;
+ * FORMI_EBUFFER otherwise (with *written set to the size needed).
+ */
+int formi_resampler_drain(formi_resampler *r, int16_t *out, size_t out_frames, size_t *written);
+
+/**
+ * The filter's delay in output frames: an impulse at input frame i peaks at output frame
+ * i * out_rate / in_rate + latency (to half a frame where that delay is fractional). FORMI_EINVAL for NULL.
+ */
+int formi_resampler_latency(const formi_resampler *r);
+
+/** Forgets the history, for a new, unrelated stream. */
+int formi_resampler_reset(formi_resampler *r);
+
+void formi_resampler_free(formi_resampler *r);
+
+/* ---- Transcoder -----------------------------------------------------------------------------------
+ * One streaming conversion from any formi_format to any other (encoding x rate x channels), optionally
+ * cut into exact frames: `frame_bytes` > 0 makes every output a whole number of frames of that size
+ * (Twilio: 160 for mu-law 8 kHz; Vonage: 640 for L16 16 kHz; Exotel: 320), keeping the remainder for the
+ * next call; drain pads the last one with the encoding's silence (mu-law 0xFF, A-law 0xD5, PCM 0).
+ * Input must be whole frames of samples (FORMI_ELENGTH otherwise, nothing consumed). Identical formats
+ * pass through bit-exactly. No allocation after creation (about 30 KB plus the resampler).
+ */
+
+FORMI_HANDLE(formi_transcoder);
+
+/**
+ * Errors in *status: FORMI_EINVAL (NULL format, quality outside 0...10, `frame_bytes` not a multiple of
+ * the output's bytes per frame or above 1 MiB), FORMI_EUNSUPPORTED (encoding, rate or channels), FORMI_ENOMEM.
+ */
+formi_transcoder *formi_transcoder_new(const formi_format *in, const formi_format *out, int quality, size_t frame_bytes,
+                                       int *status);
+
+/**
+ * The most bytes formi_transcoder_process() writes for `in_bytes` of input, which also covers what
+ * formi_transcoder_drain() writes: size the output buffer once with the largest input you will pass.
+ * 0 if `t` is NULL or it overflows.
+ */
+size_t formi_transcoder_max_output(const formi_transcoder *t, size_t in_bytes);
+
+/**
+ * Converts all `in_bytes` of `in` into `out`; *out_len receives the bytes written (a multiple of
+ * frame_bytes when framing). All or nothing: FORMI_ELENGTH for a partial input frame, FORMI_EBUFFER
+ * (with *out_len set to the size needed) when `out_size` is below formi_transcoder_max_output().
+ */
+int formi_transcoder_process(formi_transcoder *t, const void *in, size_t in_bytes, void *out, size_t out_size,
+                             size_t *out_len);
+
+/** Ends the stream: the filter's tail and the padded last frame; then resets for a new stream. */
+int formi_transcoder_drain(formi_transcoder *t, void *out, size_t out_size, size_t *out_len);
+
+/** The conversion's delay in output frames (see formi_resampler_latency). FORMI_EINVAL for NULL. */
+int formi_transcoder_latency(const formi_transcoder *t);
+
+/** Forgets all state (filter history, held-back bytes), for a new, unrelated stream. */
+int formi_transcoder_reset(formi_transcoder *t);
+
+void formi_transcoder_free(formi_transcoder *t);
+
 #ifdef __cplusplus
 }
 #endif

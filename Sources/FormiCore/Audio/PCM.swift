@@ -123,6 +123,30 @@ public enum PCM {
         return count
     }
 
+    /// Reads float32 little-endian samples from bytes (any alignment) into int16 as `int16(fromFloat:)` does.
+    /// Converts `min(bytes.count / 4, output.count)` samples.
+    @inlinable
+    @discardableResult
+    public static func int16(fromFloat32LittleEndian bytes: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Int16>) -> Int {
+        let count = min(bytes.count / 4, output.count)
+        for i in 0..<count {
+            let bits = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))
+            output[i] = int16(fromFloat: Float(bitPattern: bits))
+        }
+        return count
+    }
+
+    /// Writes int16 samples as float32 little-endian bytes. Converts `min(input.count, output.count / 4)` samples.
+    @inlinable
+    @discardableResult
+    public static func float32LittleEndianBytes(_ input: UnsafeBufferPointer<Int16>, into output: UnsafeMutableRawBufferPointer) -> Int {
+        let count = min(input.count, output.count / 4)
+        for i in 0..<count {
+            output.storeBytes(of: float(fromInt16: input[i]).bitPattern.littleEndian, toByteOffset: i &* 4, as: UInt32.self)
+        }
+        return count
+    }
+
     // MARK: channels
 
     /// Interleaved stereo to mono: the mean of both channels, rounded half away from zero (no DC bias).

@@ -14,6 +14,11 @@ int main(int argc, char **argv) {
     char text[FORMI_BASE64_ENCODED_SIZE(640)];
     size_t len;
     for (int i = 0; i < 320; i++) pcm[i] = (int16_t)(i * 97);
+    /* A warm transcoder per 20 ms frame, as an agent server runs it: PCM16 16 kHz -> framed mu-law 8 kHz. */
+    formi_format agent = {FORMI_ENCODING_PCM16LE, 16000, 1}, twilio = {FORMI_ENCODING_ULAW, 8000, 1};
+    formi_transcoder *t = formi_transcoder_new(&agent, &twilio, FORMI_RESAMPLER_QUALITY_DEFAULT, 160, NULL);
+    formi_transcoder *to_agent = formi_transcoder_new(&twilio, &agent, FORMI_RESAMPLER_QUALITY_DEFAULT, 0, NULL);
+    uint8_t framed[2048], linear[2048];
     for (int i = 0; i < n; i++) {
         CHECK_STATUS(formi_ulaw_encode(pcm, 160, bytes, 160), FORMI_OK);
         CHECK_STATUS(formi_ulaw_decode(bytes, 160, back, 160), FORMI_OK);
@@ -31,6 +36,10 @@ int main(int argc, char **argv) {
         CHECK_STATUS(formi_mono_to_stereo(pcm, 160, back, 320), FORMI_OK);
         CHECK_STATUS(formi_base64_encode(bytes, 640, text, sizeof text, &len), FORMI_OK);
         CHECK_STATUS(formi_base64_decode(text, len, bytes, sizeof bytes, &len), FORMI_OK);
+        CHECK_STATUS(formi_transcoder_process(t, pcm, 640, framed, sizeof framed, &len), FORMI_OK);
+        CHECK_STATUS(formi_transcoder_process(to_agent, framed, len, linear, sizeof linear, &len), FORMI_OK);
     }
+    formi_transcoder_free(t);
+    formi_transcoder_free(to_agent);
     return check_report("test_no_alloc") ;
 }
