@@ -20,7 +20,7 @@ VALGRIND    := valgrind --quiet --error-exitcode=99 --leak-check=full \
                --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
                --suppressions=bindings/c/tests/valgrind.supp
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := base64
+FUZZ_TARGETS := base64 transcoder
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
 
 C_TESTS := test_basics test_codecs test_bad_input test_resampling test_no_alloc
@@ -92,7 +92,14 @@ demo: $(LIB)
 	$(BUILD)/c/sample_call
 
 bench: $(LIB)
+	@scripts/install-deps.sh --bench
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/resampler.c -o $(BUILD)/bench-resampler \
+	    -L$(BUILD)/lib -lformi $$(pkg-config --cflags --libs speexdsp soxr) -lm -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 bench/codecs.py
+	@echo
+	$(BUILD)/bench-resampler
+	@echo
+	scripts/bench-overhead.sh $(BUILD)/bench-resampler
 
 # libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
 fuzz:
@@ -102,7 +109,7 @@ fuzz:
 	    mkdir -p $(BUILD)/fuzz/$$t; \
 	    echo "fuzz $$t for $(FUZZ_SECONDS) s"; \
 	    SWIFT_BACKTRACE=enable=no FORMI_FUZZ_TARGET=$$t .build-fuzz/release/formi-fuzz \
-	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
 	        $(BUILD)/fuzz/$$t fuzz/corpus/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
 	    test $${PIPESTATUS[0]} -eq 0; \
 	done

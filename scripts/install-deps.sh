@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages libformi needs to build and test, only those that are missing.
-# Idempotent: a second run installs nothing. Uses sudo when not root.
+# Idempotent: a second run installs nothing. Uses sudo when not root. --bench adds the benchmarks' peers.
 set -euo pipefail
 
 need=()
@@ -8,6 +8,10 @@ pkg-config --exists speexdsp 2>/dev/null || need+=(libspeexdsp-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)
+# Peers the benchmarks run against (make bench).
+if [ "${1:-}" = "--bench" ]; then
+    pkg-config --exists soxr 2>/dev/null || need+=(libsoxr-dev)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
