@@ -1,0 +1,79 @@
+// Writing JSON text into a reusable byte buffer, with correct string escaping.
+
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    /// Whether the next value in the current container needs a comma before it.
+    private var needsComma = false
+
+    public init(capacity: Int = 256) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Empties the buffer, keeping its capacity.
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = false
+    }
+
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    /// An object key; the next call writes its value.
+    public mutating func key(_ name: some Collection<UInt8>) {
+        separate()
+        appendString(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func key(_ name: String) { key(name.utf8) }
+
+    public mutating func string(_ value: some Collection<UInt8>) { separate(); appendString(value); needsComma = true }
+    public mutating func string(_ value: String) { string(value.utf8) }
+    public mutating func int(_ value: Int64) { separate(); bytes.append(contentsOf: String(value).utf8); needsComma = true }
+    public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8); needsComma = true }
+    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8); needsComma = true }
+
+    /// A finite double in the shortest form that reads back exactly; null for NaN and infinities.
+    public mutating func double(_ value: Double) {
+        guard value.isFinite else { return null() }
+        separate()
+        bytes.append(contentsOf: value.description.utf8)
+        needsComma = true
+    }
+
+    /// Text that is already valid JSON (e.g. a value copied from a parsed message).
+    public mutating func raw(_ json: some Collection<UInt8>) { separate(); bytes.append(contentsOf: json); needsComma = true }
+
+    /// Bytes inside an open string, escaped (for templates that build a string from parts).
+    public mutating func appendEscaped(_ value: some Collection<UInt8>) {
+        for byte in value {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+    }
+
+    /// Bytes appended as they are (for templates' literal parts).
+    public mutating func appendVerbatim(_ text: some Collection<UInt8>) { bytes.append(contentsOf: text) }
+
+    private mutating func appendString(_ value: some Collection<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        appendEscaped(value)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+}
