@@ -285,6 +285,90 @@ int formi_transcoder_reset(formi_transcoder *t);
 
 void formi_transcoder_free(formi_transcoder *t);
 
+/* ---- Provider events -----------------------------------------------------------------------------
+ * A provider is a JSON template (seed format: `detection_pattern` / `extraction_map`, extended with the
+ * outgoing direction, the audio format and the transport) that maps each WebSocket message of one
+ * telephony provider to one internal event. Built-in: twilio, exotel, plivo, telnyx, vonage, jambonz,
+ * asterisk (chan_websocket, JSON control), asterisk-text (plain-text control), audiosocket.
+ */
+
+#define FORMI_EVENT_CONNECTED 1 /**< The provider's handshake. */
+#define FORMI_EVENT_START     2 /**< Call metadata: ids, direction, caller, media format, custom parameters. */
+#define FORMI_EVENT_MEDIA     3 /**< Caller audio: `audio`, in `format`. */
+#define FORMI_EVENT_DTMF      4 /**< A key press: `digit`. */
+#define FORMI_EVENT_MARK      5 /**< A mark echoed back once the audio before it played: `mark`. */
+#define FORMI_EVENT_CLEAR     6 /**< The provider confirms that queued audio was cleared. */
+#define FORMI_EVENT_STOP      7 /**< The call's stream ended. */
+#define FORMI_EVENT_ERROR     8 /**< Not mappable: `error` says why (the message is otherwise ignored). */
+#define FORMI_EVENT_IGNORED   9 /**< Known to the template but of no interest (e.g. Asterisk MEDIA_XOFF). */
+
+/** A text view: `len` bytes at `data`, not NUL-terminated; `data` is NULL when the field is absent. */
+typedef struct formi_text {
+    const char *data;
+    size_t len;
+} formi_text;
+
+/**
+ * One mapped provider message. Views (formi_text, `audio`) point into the message or into the provider
+ * handle's buffers: they stay valid until the next mapping call on the same handle, and only while the
+ * message bytes are alive and unchanged. Integer fields are -1 when absent.
+ */
+typedef struct formi_event {
+    int kind;                     /**< FORMI_EVENT_* */
+    formi_format format;          /**< `audio`'s format; for START, the call's format (start's fields over the template's defaults). */
+    const uint8_t *audio;         /**< MEDIA: the audio bytes, decoded from base64 where the provider sends text. */
+    size_t audio_len;
+    int64_t sequence;             /**< The provider's message sequence number. */
+    int64_t timestamp;            /**< Media timestamp in ms, as the provider counts it. */
+    int64_t chunk;                /**< Media chunk number. */
+    int64_t duration_ms;          /**< DTMF duration. */
+    formi_text stream_id, call_id, account_id, track, digit, mark, direction, from, to, reason;
+    formi_text custom_parameters; /**< START: a JSON object of the call's custom parameters. */
+    formi_text error;             /**< ERROR: what was wrong, e.g. "media: audio at media.payload: invalid base64 ...". */
+    formi_text pattern;           /**< The name of the template pattern that matched. */
+} formi_event;
+
+FORMI_HANDLE(formi_provider);
+
+/**
+ * A built-in provider by name (see above). FORMI_ENOTFOUND (with the known names in
+ * formi_last_error()) for an unknown name.
+ */
+formi_provider *formi_provider_builtin(const char *name, int *status);
+
+/**
+ * A provider from a JSON template (`len` bytes). The template is validated as a whole: FORMI_ETEMPLATE
+ * (or FORMI_EJSON) with every problem, each naming its field, in formi_last_error().
+ */
+formi_provider *formi_provider_from_json(const char *json, size_t len, int *status);
+
+/**
+ * Every problem of a template as a JSON array of {"field","message"} objects ("[]" when valid), in
+ * *report (free with formi_free). Returns FORMI_OK when the template is valid, FORMI_ETEMPLATE or
+ * FORMI_EJSON when not (the report is set either way).
+ */
+int formi_provider_validate_json(const char *json, size_t len, char **report);
+
+/** The provider's name (owned by the handle). */
+const char *formi_provider_name(const formi_provider *provider);
+
+/**
+ * Maps one message (a text frame, or a binary frame with `is_binary` non-zero) to `*event`. Returns
+ * FORMI_OK for every message, mappable or not: an unmappable one (malformed JSON, unknown event, missing
+ * field, bad base64, binary where the provider sends text) gives a FORMI_EVENT_ERROR event. Errors are
+ * only for bad arguments. No allocation once warm. One thread at a time per handle.
+ */
+int formi_provider_map(formi_provider *provider, const void *message, size_t len, int is_binary, formi_event *event);
+
+/**
+ * The same mapping as JSON, e.g. {"event":"media","pattern":"media","stream_id":"MZ1","sequence":3,
+ * "audio":{"bytes":160,"base64":"..."},"format":{"encoding":"ulaw","sample_rate":8000,"channels":1}},
+ * in *out_json (NUL-terminated; free with formi_free).
+ */
+int formi_provider_map_json(formi_provider *provider, const void *message, size_t len, int is_binary, char **out_json);
+
+void formi_provider_free(formi_provider *provider);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,387 @@
+// Maps provider messages to internal events with one template: detection (first matching pattern wins),
+// then extraction with type coercion (Twilio sends numbers as strings, Plivo as numbers).
+//
+// Text frames are JSON, or for Asterisk's default control format plain-text lines, which are read into
+// a small JSON object first ("MEDIA_START format:ulaw ptime:20" -> {"event":"MEDIA_START","format":
+// "ulaw","ptime":"20"}; bare words go to "args"). Binary frames are either raw media or AudioSocket
+// type-length-value frames, likewise read into an object ({"kind":"audio","type":16,"sample_rate":8000})
+// with the frame's payload at the path "$payload".
+//
+// The mapper remembers the call's audio format from the last `start` (media events carry it). It keeps
+// its buffers between messages: once warm, mapping allocates nothing. Not thread-safe: one per call.
+
+public final class EventMapper {
+    public let template: ProviderTemplate
+    /// The call's format: the template's default until a `start` says otherwise.
+    public private(set) var callFormat: AudioFormat
+    /// The last event mapped; its views are valid until the next `map`.
+    public private(set) var event: ProviderEvent
+    /// Extraction-map fields outside the internal set (the seed's "status", "action"...), of the last event.
+    public private(set) var extras: [(name: String, value: JSONValue)] = []
+
+    private var document: JSONDocument
+    private var arena = ScratchArena(capacity: 4096)
+    /// The JSON object read from a text line or AudioSocket frame.
+    private var transcript = JSONWriter(capacity: 256)
+    private var scratch = JSONWriter(capacity: 256)
+
+    public init(template: ProviderTemplate, limits: JSONLimits = JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 4096)) {
+        self.template = template
+        callFormat = template.defaultFormat
+        event = ProviderEvent(format: template.defaultFormat)
+        document = JSONDocument(limits: limits)
+        extras.reserveCapacity(4)
+    }
+
+    /// Forgets the call's format (a new call on the same mapper).
+    public func reset() {
+        callFormat = template.defaultFormat
+    }
+
+    /// Maps one message (a text frame, or a binary one). Never fails: what cannot be mapped is an
+    /// `.error` event that says why.
+    @discardableResult
+    public func map(_ message: UnsafeRawBufferPointer, binary: Bool) -> ProviderEvent {
+        clearEvent()
+        // Room for anything a message can expand to: unescaped text, decoded audio, a parameter object.
+        arena.reset(minimum: message.count &* 2 &+ 512)
+        if binary {
+            mapBinary(message)
+        } else {
+            switch template.text {
+            case .json: mapJSON(message, payload: nil)
+            case .lines: mapLine(message)
+            }
+        }
+        return event
+    }
+
+    // MARK: frames
+
+    private func mapBinary(_ message: UnsafeRawBufferPointer) {
+        switch template.binary {
+        case .reject:
+            fail("binary frame of \(message.count) bytes: \(template.name) sends text frames only")
+        case .media:
+            event.kind = .media
+            event.format = callFormat
+            guard message.count % callFormat.bytesPerFrame == 0 else {
+                return fail("media: \(message.count) bytes is not a whole number of \(callFormat.encoding.name) frames")
+            }
+            event.audio = message
+        case .audiosocket:
+            mapAudioSocket(message)
+        }
+    }
+
+    /// One AudioSocket frame: type (1 byte), payload length (2 bytes, big-endian), payload.
+    private func mapAudioSocket(_ frame: UnsafeRawBufferPointer) {
+        guard frame.count >= 3 else { return fail("audiosocket: a frame needs 3 header bytes, got \(frame.count)") }
+        let type = frame[0]
+        let length = Int(frame[1]) << 8 | Int(frame[2])
+        guard frame.count == 3 &+ length else {
+            return fail("audiosocket: frame type 0x\(String(type, radix: 16)) declares \(length) bytes of payload but carries \(frame.count - 3)")
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: frame[3...])
+        transcript.reset()
+        transcript.beginObject()
+        transcript.key("type"); transcript.int(Int64(type))
+        transcript.key("length"); transcript.int(Int64(length))
+        transcript.key("kind")
+        switch type {
+        case 0x00:
+            transcript.string("hangup")
+        case 0x01:
+            guard length == 16 else { return fail("audiosocket: the UUID frame must carry 16 bytes, not \(length)") }
+            transcript.string("uuid")
+            transcript.key("uuid"); transcript.string(uuidText(payload))
+        case 0x03:
+            guard length == 1 else { return fail("audiosocket: the DTMF frame must carry 1 byte, not \(length)") }
+            transcript.string("dtmf")
+            transcript.key("digit"); transcript.string(CollectionOfOne(payload[0]))
+        case 0x10...0x18:
+            let rates = [8000, 12000, 16000, 24000, 32000, 44100, 48000, 96000, 192000]
+            transcript.string("audio")
+            transcript.key("sample_rate"); transcript.int(Int64(rates[Int(type &- 0x10)]))
+        case 0xFF:
+            transcript.string("error")
+            transcript.key("code"); transcript.int(length > 0 ? Int64(payload[0]) : 0)
+        default:
+            transcript.string("unknown")
+        }
+        transcript.endObject()
+        let bytes = transcript.bytes
+        bytes.withUnsafeBytes { mapJSON($0, payload: payload) }
+    }
+
+    /// One plain-text control line: the first word is the event, "key:value" words are fields, and bare
+    /// words are collected in "args".
+    private func mapLine(_ line: UnsafeRawBufferPointer) {
+        transcript.reset()
+        transcript.beginObject()
+        var args: [Range<Int>] = []
+        var index = 0
+        var first = true
+        while index < line.count {
+            while index < line.count, isSpace(line[index]) { index &+= 1 }
+            let start = index
+            while index < line.count, !isSpace(line[index]) { index &+= 1 }
+            guard index > start else { break }
+            let word = UnsafeRawBufferPointer(rebasing: line[start..<index])
+            guard validUTF8(word) else { return fail("text line: not valid UTF-8") }
+            if first {
+                transcript.key("event"); transcript.string(word)
+                first = false
+            } else if let colon = word.firstIndex(of: UInt8(ascii: ":")), colon > 0 {
+                transcript.key(word[0..<colon]); transcript.string(word[(colon &+ 1)...])
+            } else {
+                args.append(start..<index)
+            }
+        }
+        guard !first else { return fail("empty text line") }
+        if !args.isEmpty {
+            transcript.key("args")
+            transcript.beginArray()
+            for range in args { transcript.string(UnsafeRawBufferPointer(rebasing: line[range])) }
+            transcript.endArray()
+        }
+        transcript.endObject()
+        let bytes = transcript.bytes
+        bytes.withUnsafeBytes { mapJSON($0, payload: nil) }
+    }
+
+    // MARK: JSON
+
+    private func mapJSON(_ text: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?) {
+        do throws(JSONError) {
+            try document.parse(text)
+        } catch {
+            return fail("malformed JSON: \(error.message)")
+        }
+        let root = document.root
+        guard root.kind == .object else { return fail("expected a JSON object, got \(root.kind)") }
+        guard let index = template.patterns.firstIndex(where: { matches($0, root) }) else {
+            return fail("unknown message: no pattern of \(template.name) matches\(hint(root))")
+        }
+        let pattern = template.patterns[index]
+        event.kind = pattern.kind
+        event.pattern = index
+        event.format = callFormat
+        for (field, name, path) in pattern.extraction {
+            let value: JSONValue?
+            if path.isPayload {
+                if let payload { event.audio = payload }
+                continue
+            }
+            value = path.resolve(in: root)
+            guard let value, value.kind != .null else {
+                if let field, isRequired(field, for: pattern.kind) {
+                    return fail("\(pattern.name): \(field.rawValue) is missing at \(path)")
+                }
+                continue
+            }
+            guard let field else {
+                extras.append((name, value))
+                continue
+            }
+            if let problem = extract(field, value) {
+                return fail("\(pattern.name): \(field.rawValue) at \(path): \(problem)")
+            }
+        }
+        if pattern.kind == .media, event.audio == nil, let payload { event.audio = payload }
+        if pattern.kind == .media || pattern.kind == .start {
+            guard SampleRate.isSupported(event.format.sampleRate) else {
+                return fail("\(pattern.name): unsupported sample rate \(event.format.sampleRate)")
+            }
+        }
+        if pattern.kind == .start { callFormat = event.format }
+        if pattern.kind == .media, let audio = event.audio, audio.count % event.format.bytesPerFrame != 0 {
+            return fail("media: \(audio.count) bytes is not a whole number of \(event.format.encoding.name) frames")
+        }
+    }
+
+    private func matches(_ pattern: ProviderTemplate.Pattern, _ root: JSONValue) -> Bool {
+        for leaf in pattern.detection {
+            switch leaf {
+            case .equals(let path, let expected):
+                guard let value = path.resolve(in: root), value.equals(expected) else { return false }
+            case .exists(let path, let present):
+                if (path.resolve(in: root) != nil) != present { return false }
+            }
+        }
+        return true
+    }
+
+    private func isRequired(_ field: EventField, for kind: EventKind) -> Bool {
+        switch (kind, field) {
+        case (.media, .audio), (.dtmf, .digit), (.mark, .mark): true
+        default: false
+        }
+    }
+
+    /// Reads one field into the event; returns what is wrong, if anything.
+    private func extract(_ field: EventField, _ value: JSONValue) -> String? {
+        switch field.type {
+        case .text:
+            guard let text = text(value) else { return "expected text, found \(value.kind)" }
+            event.texts[field] = text
+        case .integer:
+            guard let number = integer(value) else { return "expected an integer, found \(describe(value))" }
+            switch field {
+            case .sequence: event.sequence = number
+            case .timestamp: event.timestamp = number
+            case .chunk: event.chunk = number
+            case .duration: event.duration = number
+            case .sampleRate:
+                guard SampleRate.isSupported(Int(clamping: number)) else { return "unsupported sample rate \(number)" }
+                event.format.sampleRate = Int(number)
+            case .channels:
+                guard number == 1 || number == 2 else { return "unsupported channel count \(number)" }
+                event.format.channels = Int(number)
+            default: break
+            }
+        case .audio:
+            return audio(value)
+        case .object:
+            return parameters(value)
+        case .encoding:
+            guard let name = text(value) else { return "expected an encoding name, found \(value.kind)" }
+            guard let entry = template.encodingNames.lookup(name) else {
+                return "unsupported encoding \"\(String(decoding: name, as: UTF8.self))\""
+            }
+            event.format.encoding = entry.encoding
+            if let rate = entry.sampleRate { event.format.sampleRate = rate }
+        }
+        return nil
+    }
+
+    /// A string's content (in place, or unescaped into the arena); numbers and booleans as written.
+    private func text(_ value: JSONValue) -> UnsafeRawBufferPointer? {
+        switch value.kind {
+        case .string:
+            return value.withString { unescaped in
+                unescaped.baseAddress == value.rawBytes.baseAddress ? unescaped : arena.copy(unescaped)
+            }
+        case .number, .true, .false:
+            return value.rawBytes
+        default:
+            return nil
+        }
+    }
+
+    private func integer(_ value: JSONValue) -> Int64? {
+        switch value.kind {
+        case .number: value.int64
+        case .string: value.withString { parseInteger($0) }
+        default: nil
+        }
+    }
+
+    /// The audio payload: base64 inside a JSON string, decoded into the arena.
+    private func audio(_ value: JSONValue) -> String? {
+        guard value.kind == .string else { return "expected a base64 string, found \(value.kind)" }
+        return value.withString { encoded -> String? in
+            let capacity = encoded.count / 4 &* 3
+            guard let room = arena.take(capacity) else { return "audio too large" }
+            do throws(Base64Error) {
+                let count = try Base64.decode(encoded, into: room)
+                arena.giveBack(taken: capacity, kept: count)
+                event.audio = UnsafeRawBufferPointer(rebasing: room[0..<count])
+                return nil
+            } catch {
+                arena.giveBack(taken: capacity, kept: 0)
+                switch error {
+                case .invalidLength(let n): return "invalid base64: length \(n) is not a multiple of 4"
+                case .invalidCharacter(let byte, let offset): return "invalid base64: byte \(byte) at offset \(offset) is not in the alphabet"
+                case .invalidPadding(let offset): return "invalid base64: bad padding at offset \(offset)"
+                case .outputTooSmall: return "audio too large"
+                }
+            }
+        }
+    }
+
+    /// Custom parameters: a JSON object as it is, or a "k=v;k=v" string (Plivo's extra_headers) as an object.
+    private func parameters(_ value: JSONValue) -> String? {
+        switch value.kind {
+        case .object:
+            event.customParameters = value.jsonText
+        case .string:
+            scratch.reset()
+            scratch.beginObject()
+            value.withString { text in
+                for pair in text.split(separator: UInt8(ascii: ";")) where !pair.isEmpty {
+                    let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+                    scratch.key(pair[pair.startIndex..<equals])
+                    scratch.string(equals < pair.endIndex ? pair[(equals &+ 1)...] : pair[pair.endIndex...])
+                }
+            }
+            scratch.endObject()
+            event.customParameters = arena.copy(scratch.bytes)
+        default:
+            return "expected an object or \"k=v;k=v\", found \(value.kind)"
+        }
+        return nil
+    }
+
+    // MARK: helpers
+
+    private func clearEvent() {
+        event.kind = .error
+        event.pattern = nil
+        event.format = callFormat
+        event.audio = nil
+        event.sequence = nil
+        event.timestamp = nil
+        event.chunk = nil
+        event.duration = nil
+        event.texts.clear()
+        event.customParameters = nil
+        event.error = nil
+        extras.removeAll(keepingCapacity: true)
+    }
+
+    private func fail(_ message: String) {
+        clearEvent()
+        event.kind = .error
+        event.error = message
+    }
+
+    /// What the message said it was, for the "unknown message" error.
+    private func hint(_ root: JSONValue) -> String {
+        for key in ["event", "type", "action", "command", "kind"] {
+            if let value = root[key], value.kind == .string || value.kind == .number {
+                return " (\(key): \(describe(value)))"
+            }
+        }
+        return ""
+    }
+
+    private func describe(_ value: JSONValue) -> String {
+        String(decoding: value.jsonText.prefix(40), as: UTF8.self)
+    }
+
+    private func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+    private func validUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
+    private func uuidText(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for (i, byte) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0xF)])
+        }
+        return out
+    }
+}

@@ -1,0 +1,123 @@
+// Dotted paths into a message, as extraction maps write them: "start.mediaFormat.sampleRate",
+// "tracks.0" (an array index), "$payload" (the binary payload of a framed binary message).
+
+public struct FieldPath: Sendable, CustomStringConvertible {
+    public let description: String
+    let components: [[UInt8]]
+    /// The binary payload of a binary frame, not a place in the JSON.
+    let isPayload: Bool
+
+    /// nil when the path is not well formed (empty, or with an empty component).
+    public init?(_ text: String) {
+        guard !text.isEmpty else { return nil }
+        description = text
+        isPayload = text == "$payload"
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard isPayload || parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        components = parts.map { Array($0.utf8) }
+    }
+
+    /// The value at this path, if there is one.
+    func resolve(in root: JSONValue) -> JSONValue? {
+        var current = root
+        for component in components {
+            switch current.kind {
+            case .object:
+                guard let next = current[component] else { return nil }
+                current = next
+            case .array:
+                guard let index = component.withUnsafeBytes({ parseInteger($0) }), let next = current[position: Int(index)] else { return nil }
+                current = next
+            default:
+                return nil
+            }
+        }
+        return current
+    }
+}
+
+/// Encoding names as providers write them ("audio/x-mulaw", "PCMA", "slin16", "audio/x-l16;rate=16000"),
+/// mapped to an encoding and, where the name implies one, a sample rate.
+public struct EncodingNames: Sendable {
+    public struct Entry: Sendable {
+        public var encoding: Encoding
+        public var sampleRate: Int?
+    }
+
+    private var table: [(name: [UInt8], entry: Entry)] = []
+
+    /// The names every template knows; a template's own `encoding_names` come first.
+    public static let common: [(String, String)] = [
+        ("ulaw", "ulaw"), ("mulaw", "ulaw"), ("pcmu", "ulaw"), ("audio/x-mulaw", "ulaw"), ("audio/pcmu", "ulaw"), ("g711_ulaw", "ulaw"),
+        ("alaw", "alaw"), ("pcma", "alaw"), ("audio/x-alaw", "alaw"), ("audio/pcma", "alaw"), ("g711_alaw", "alaw"),
+        ("pcm16le", "pcm16le"), ("pcm_16_le", "pcm16le"), ("pcm16be", "pcm16be"), ("pcm8", "pcm8"), ("f32le", "f32le"),
+        ("slin", "pcm16le@8000"), ("slin12", "pcm16le@12000"), ("slin16", "pcm16le@16000"), ("slin24", "pcm16le@24000"),
+        ("slin32", "pcm16le@32000"), ("slin44", "pcm16le@44100"), ("slin48", "pcm16le@48000"),
+        ("raw/slin", "pcm16le"), ("audio/x-raw", "pcm16le"), ("linear16", "pcm16le"), ("l16", "pcm16le"),
+        ("audio/l16", "pcm16le"), ("audio/x-l16", "pcm16le"),
+    ]
+
+    /// Parses a value of an `encoding_names` table: an encoding name, optionally "@rate".
+    public static func entry(_ value: String) -> Entry? {
+        let parts = value.split(separator: "@", maxSplits: 1)
+        guard let first = parts.first, let encoding = Encoding(name: String(first)) else { return nil }
+        var rate: Int?
+        if parts.count == 2 {
+            guard let r = Int(parts[1]), SampleRate.isSupported(r) else { return nil }
+            rate = r
+        }
+        return Entry(encoding: encoding, sampleRate: rate)
+    }
+
+    public init(_ names: [(String, String)]) {
+        for (name, value) in names + Self.common {
+            if let entry = Self.entry(value) { table.append((Array(name.lowercased().utf8), entry)) }
+        }
+    }
+
+    /// Looks up a name case-insensitively, ignoring ";parameters" except "rate=N".
+    public func lookup(_ name: UnsafeRawBufferPointer) -> Entry? {
+        let end = name.firstIndex(of: UInt8(ascii: ";")) ?? name.count
+        let base = UnsafeRawBufferPointer(rebasing: name[0..<end])
+        guard var entry = table.first(where: { equalsIgnoringCase($0.name, base) })?.entry else { return nil }
+        if end < name.count, let rate = parameter(name, "rate=") { entry.sampleRate = rate }
+        return entry
+    }
+
+    private func equalsIgnoringCase(_ lower: [UInt8], _ text: UnsafeRawBufferPointer) -> Bool {
+        lower.count == text.count && zip(lower, text).allSatisfy { a, b in a == (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) }
+    }
+
+    private func parameter(_ text: UnsafeRawBufferPointer, _ key: String) -> Int? {
+        let key = Array(key.utf8)
+        var i = 0
+        while i + key.count <= text.count {
+            if text[i..<(i + key.count)].elementsEqual(key) {
+                var value = 0, j = i + key.count
+                while j < text.count, text[j] >= 0x30, text[j] <= 0x39, value < 1_000_000 { value = value * 10 + Int(text[j] - 0x30); j += 1 }
+                return j > i + key.count ? value : nil
+            }
+            i += 1
+        }
+        return nil
+    }
+}
+
+extension Encoding {
+    /// The canonical names templates use: ulaw, alaw, pcm16le, pcm16be, pcm8, f32le.
+    public var name: String {
+        switch self {
+        case .ulaw: "ulaw"
+        case .alaw: "alaw"
+        case .pcm16LE: "pcm16le"
+        case .pcm16BE: "pcm16be"
+        case .pcm8: "pcm8"
+        case .float32LE: "f32le"
+        }
+    }
+
+    public init?(name: String) {
+        guard let match = Encoding.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+}
