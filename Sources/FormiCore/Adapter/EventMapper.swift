@@ -202,11 +202,11 @@ public final class EventMapper {
 
     private func matches(_ pattern: ProviderTemplate.Pattern, _ root: JSONValue) -> Bool {
         for leaf in pattern.detection {
-            switch leaf {
-            case .equals(let path, let expected):
-                guard let value = path.resolve(in: root), value.equals(expected) else { return false }
-            case .exists(let path, let present):
-                if (path.resolve(in: root) != nil) != present { return false }
+            let value = leaf.path.resolve(in: root)
+            if let expected = leaf.expected {
+                guard let value, value.equals(expected) else { return false }
+            } else if (value != nil) != leaf.present {
+                return false
             }
         }
         return true

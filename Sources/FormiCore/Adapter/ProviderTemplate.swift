@@ -54,10 +54,12 @@ public final class ProviderTemplate {
         public var maximum: Int?
     }
 
-    /// A detection leaf: a value at a path equals the template's, or a path exists (or not).
-    enum Detection {
-        case equals(FieldPath, JSONValue)
-        case exists(FieldPath, Bool)
+    /// A detection leaf: the value at `path` equals `expected`, or (with `expected` nil) the path
+    /// exists when `present`, or does not.
+    struct Detection {
+        let path: FieldPath
+        let expected: JSONValue?
+        let present: Bool
     }
 
     struct Pattern {
@@ -349,11 +351,11 @@ struct TemplateLoader {
                     problem("\(field).\(key)", "{\"$exists\": true|false} takes a boolean and nothing else")
                     continue
                 }
-                leaves.append(.exists(fieldPath, flag))
+                leaves.append(ProviderTemplate.Detection(path: fieldPath, expected: nil, present: flag))
             } else if value.kind == .object {
                 collectDetection(value, prefix: path, field: "\(field).\(key)", into: &leaves)
             } else {
-                leaves.append(.equals(fieldPath, value))
+                leaves.append(ProviderTemplate.Detection(path: fieldPath, expected: value, present: true))
             }
         }
     }

@@ -3,7 +3,9 @@
  * allocates once the library is warm (its tables are built on first use). Successful calls only: a
  * failed call builds its formi_last_error() message, which allocates (errors are not the hot path). */
 #include <formi.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "check.h"
 
 int main(int argc, char **argv) {
@@ -19,6 +21,18 @@ int main(int argc, char **argv) {
     formi_transcoder *t = formi_transcoder_new(&agent, &twilio, FORMI_RESAMPLER_QUALITY_DEFAULT, 160, NULL);
     formi_transcoder *to_agent = formi_transcoder_new(&twilio, &agent, FORMI_RESAMPLER_QUALITY_DEFAULT, 0, NULL);
     uint8_t framed[2048], linear[2048];
+    /* A warm provider mapping Twilio media messages. */
+    memset(bytes, 0x55, sizeof bytes);
+    formi_provider *twilio_provider = formi_provider_builtin("twilio", NULL);
+    formi_event event;
+    char media[512];
+    {
+        char payload[FORMI_BASE64_ENCODED_SIZE(160) + 1];
+        formi_base64_encode(bytes, 160, payload, sizeof payload, &len);
+        payload[len] = 0;
+        snprintf(media, sizeof media, "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"streamSid\":\"MZ11\",\"media\":"
+                 "{\"track\":\"inbound\",\"chunk\":\"2\",\"timestamp\":\"40\",\"payload\":\"%s\"}}", payload);
+    }
     for (int i = 0; i < n; i++) {
         CHECK_STATUS(formi_ulaw_encode(pcm, 160, bytes, 160), FORMI_OK);
         CHECK_STATUS(formi_ulaw_decode(bytes, 160, back, 160), FORMI_OK);
@@ -38,7 +52,10 @@ int main(int argc, char **argv) {
         CHECK_STATUS(formi_base64_decode(text, len, bytes, sizeof bytes, &len), FORMI_OK);
         CHECK_STATUS(formi_transcoder_process(t, pcm, 640, framed, sizeof framed, &len), FORMI_OK);
         CHECK_STATUS(formi_transcoder_process(to_agent, framed, len, linear, sizeof linear, &len), FORMI_OK);
+        CHECK_STATUS(formi_provider_map(twilio_provider, media, strlen(media), 0, &event), FORMI_OK);
+        CHECK(event.kind == FORMI_EVENT_MEDIA && event.audio_len == 160);
     }
+    formi_provider_free(twilio_provider);
     formi_transcoder_free(t);
     formi_transcoder_free(to_agent);
     return check_report("test_no_alloc") ;
