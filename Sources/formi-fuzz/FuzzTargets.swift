@@ -11,6 +11,9 @@ enum FuzzSink {
 let fuzzTargets: [(name: String, run: @Sendable (UnsafeRawBufferPointer) -> Void)] = [
     ("base64", fuzzBase64),
     ("transcoder", fuzzTranscoder),
+    ("json", fuzzJSON),
+    ("template", fuzzTemplate),
+    ("mapper", fuzzMapper),
 ]
 
 /// Strict base64 decode: any bytes either decode and re-encode to the same text, or give an error.
@@ -111,4 +114,87 @@ func fuzzTranscoder(_ data: UnsafeRawBufferPointer) {
     }
     guard got == expected else { fatalError("transcoder: streamed output differs from one call (\(from) -> \(to))") }
     FuzzSink.value &+= got.count
+}
+
+/// The JSON reader: any bytes parse or are rejected; what parses re-serialises to JSON that parses to an
+/// equal value.
+func fuzzJSON(_ data: UnsafeRawBufferPointer) {
+    var document = JSONDocument(limits: JSONLimits(maxBytes: 1 << 16, maxDepth: 32, maxValues: 4096))
+    guard (try? document.parse(data)) != nil else { return }
+    var writer = JSONWriter()
+    rewrite(document.root, into: &writer)
+    var again = JSONDocument(limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 4096))
+    let same = writer.bytes.withUnsafeBytes { bytes -> Bool in
+        guard (try? again.parse(bytes)) != nil else { return false }
+        return again.root.equals(document.root)
+    }
+    guard same else { fatalError("json: rewriting a parsed value changed it") }
+    FuzzSink.value &+= writer.bytes.count
+}
+
+/// Writes a value back out through the writer (strings unescaped and escaped again).
+private func rewrite(_ value: JSONValue, into writer: inout JSONWriter) {
+    switch value.kind {
+    case .object:
+        writer.beginObject()
+        for member in value.members {
+            member.key.withString { writer.key($0) }
+            rewrite(member.value, into: &writer)
+        }
+        writer.endObject()
+    case .array:
+        writer.beginArray()
+        for element in value.elements { rewrite(element, into: &writer) }
+        writer.endArray()
+    case .string: value.withString { writer.string($0) }
+    default: writer.raw(value.jsonText)
+    }
+}
+
+/// Template loading: any bytes load or give problems, never a crash; a template that loads maps a few
+/// messages without trouble.
+func fuzzTemplate(_ data: UnsafeRawBufferPointer) {
+    let problems = ProviderTemplate.problems(json: data)
+    FuzzSink.value &+= problems.count
+    guard problems.isEmpty, let template = try? ProviderTemplate(json: data) else { return }
+    let mapper = EventMapper(template: template)
+    for message in [#"{"event":"start"}"#, #"{"event":"media","media":{"payload":"AAAA"}}"#, "MEDIA_START format:ulaw", "{}"] {
+        Array(message.utf8).withUnsafeBytes { FuzzSink.value &+= mapper.map($0, binary: false).kind.rawValue }
+    }
+}
+
+/// Mapping with every built-in provider: the first byte picks the provider and whether the frame is
+/// binary; the rest is the frame. Every frame maps to an event; an error event says why; audio views
+/// stay inside the frame or the mapper's memory and have whole samples.
+func fuzzMapper(_ data: UnsafeRawBufferPointer) {
+    guard let first = data.first else { return }
+    let names = BuiltinTemplates.names
+    let name = names[Int(first & 0x0F) % names.count]
+    let binary = first & 0x80 != 0
+    guard let json = BuiltinTemplates.json(named: name), let template = try? ProviderTemplate(json: json) else {
+        fatalError("mapper: built-in template \(name) does not load")
+    }
+    let mapper = MapperCache.mapper(for: name, template)
+    let frame = UnsafeRawBufferPointer(rebasing: data[1...])
+    let event = mapper.map(frame, binary: binary)
+    if event.kind == .error && (event.error ?? "").isEmpty { fatalError("mapper: an error event without a reason") }
+    if let audio = event.audio {
+        guard audio.count % event.format.bytesPerFrame == 0 else { fatalError("mapper: audio of partial samples") }
+        FuzzSink.value &+= audio.reduce(0) { $0 &+ Int($1) }  // touch every byte (ASan checks the view)
+    }
+    var writer = JSONWriter()
+    mapper.writeEvent(into: &writer)
+    FuzzSink.value &+= writer.bytes.count
+}
+
+/// One mapper per provider, kept across inputs so state (the call format from start) carries over too.
+enum MapperCache {
+    nonisolated(unsafe) static var mappers: [String: EventMapper] = [:]
+
+    static func mapper(for name: String, _ template: ProviderTemplate) -> EventMapper {
+        if let mapper = mappers[name] { return mapper }
+        let mapper = EventMapper(template: template)
+        mappers[name] = mapper
+        return mapper
+    }
 }

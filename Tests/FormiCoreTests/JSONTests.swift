@@ -131,5 +131,7 @@ struct JSONTests {
             try withParsed(#"{ "y" : {"z":null}, "x":[1,"\u0061"] }"#) { b in #expect(a.equals(b)) }
             try withParsed(#"{"x":[1,"a"],"y":{"z":0}}"#) { c in #expect(!a.equals(c)) }
         }
+        // Repeated keys (found by the fuzzer): a value still equals itself.
+        try withParsed(#"{"":[1],"":"s"}"#) { d in #expect(d.equals(d)) }
     }
 }

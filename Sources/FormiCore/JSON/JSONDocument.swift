@@ -69,33 +69,62 @@ struct JSONNode {
     @usableFromInline var count: UInt32
 }
 
-/// A parsed message: the tape plus the bytes it indexes. The bytes must stay valid and unchanged for
-/// as long as values of the document are read.
+/// The node tape: storage that grows during a parse and is reused by the next one.
+final class JSONTape {
+    private(set) var nodes: UnsafeMutablePointer<JSONNode>
+    private(set) var capacity: Int
+    var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        nodes = .allocate(capacity: self.capacity)
+    }
+
+    deinit { nodes.deallocate() }
+
+    @inline(__always)
+    func append(_ node: JSONNode) {
+        if count == capacity { grow() }
+        (nodes + count).initialize(to: node)
+        count &+= 1
+    }
+
+    private func grow() {
+        let bigger = UnsafeMutablePointer<JSONNode>.allocate(capacity: capacity &* 2)
+        bigger.moveInitialize(from: nodes, count: count)
+        nodes.deallocate()
+        nodes = bigger
+        capacity &*= 2
+    }
+}
+
+/// A parsed message: the tape plus the bytes it indexes. Values read from it are valid until the next
+/// `parse`, and only while the bytes stay alive and unchanged.
 public struct JSONDocument {
-    @usableFromInline var nodes: [JSONNode] = []
+    let tape: JSONTape
     @usableFromInline var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
     public var limits: JSONLimits
 
     public init(limits: JSONLimits = JSONLimits()) {
         self.limits = limits
-        nodes.reserveCapacity(64)
+        tape = JSONTape(capacity: 64)
     }
 
     /// The root value of the last successful parse.
-    public var root: JSONValue { JSONValue(document: self, index: 0) }
+    public var root: JSONValue { JSONValue(nodes: tape.nodes, bytes: bytes, index: 0) }
 
     /// Parses `text`, replacing what the document held. On error the document is empty.
     public mutating func parse(_ text: UnsafeRawBufferPointer) throws(JSONError) {
-        nodes.removeAll(keepingCapacity: true)
+        tape.count = 0
         bytes = UnsafeRawBufferPointer(start: nil, count: 0)
         guard text.count <= limits.maxBytes, text.count <= Int(UInt32.max) else {
             throw .tooLarge(bytes: text.count, limit: limits.maxBytes)
         }
-        var parser = JSONParser(text: text, limits: limits)
+        var parser = JSONParser(text: text, limits: limits, tape: tape)
         do throws(JSONError) {
-            try parser.document(into: &nodes)
+            try parser.document()
         } catch {
-            nodes.removeAll(keepingCapacity: true)
+            tape.count = 0
             throw error
         }
         bytes = text
@@ -106,18 +135,20 @@ public struct JSONDocument {
 struct JSONParser {
     let text: UnsafeRawBufferPointer
     let limits: JSONLimits
+    let tape: JSONTape
     var offset = 0
     var depth = 0
 
-    init(text: UnsafeRawBufferPointer, limits: JSONLimits) {
+    init(text: UnsafeRawBufferPointer, limits: JSONLimits, tape: JSONTape) {
         self.text = text
         self.limits = limits
+        self.tape = tape
     }
 
-    mutating func document(into nodes: inout [JSONNode]) throws(JSONError) {
+    mutating func document() throws(JSONError) {
         skipWhitespace()
         guard offset < text.count else { throw text.isEmpty ? .empty : .unexpected(byte: nil, offset: offset, expected: "a value") }
-        try value(into: &nodes)
+        try value()
         skipWhitespace()
         guard offset == text.count else { throw .unexpected(byte: text[offset], offset: offset, expected: "the end of the text") }
     }
@@ -134,27 +165,28 @@ struct JSONParser {
     @inline(__always)
     func peek() -> UInt8? { offset < text.count ? text[offset] : nil }
 
-    mutating func append(_ node: JSONNode, to nodes: inout [JSONNode]) throws(JSONError) -> Int {
-        guard nodes.count < limits.maxValues else { throw .tooManyValues(limit: limits.maxValues) }
-        nodes.append(node)
-        return nodes.count &- 1
+    @inline(__always)
+    mutating func append(_ node: JSONNode) throws(JSONError) -> Int {
+        guard tape.count < limits.maxValues else { throw .tooManyValues(limit: limits.maxValues) }
+        tape.append(node)
+        return tape.count &- 1
     }
 
-    mutating func value(into nodes: inout [JSONNode]) throws(JSONError) {
+    mutating func value() throws(JSONError) {
         guard let byte = peek() else { throw .unexpected(byte: nil, offset: offset, expected: "a value") }
         switch byte {
-        case UInt8(ascii: "{"): try container(object: true, into: &nodes)
-        case UInt8(ascii: "["): try container(object: false, into: &nodes)
-        case UInt8(ascii: "\""): try string(into: &nodes)
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number(into: &nodes)
-        case UInt8(ascii: "t"): try literal("true", .true, into: &nodes)
-        case UInt8(ascii: "f"): try literal("false", .false, into: &nodes)
-        case UInt8(ascii: "n"): try literal("null", .null, into: &nodes)
+        case UInt8(ascii: "{"): try container(object: true)
+        case UInt8(ascii: "["): try container(object: false)
+        case UInt8(ascii: "\""): try string()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
+        case UInt8(ascii: "t"): try literal("true", .true)
+        case UInt8(ascii: "f"): try literal("false", .false)
+        case UInt8(ascii: "n"): try literal("null", .null)
         default: throw .unexpected(byte: byte, offset: offset, expected: "a value")
         }
     }
 
-    mutating func literal(_ word: StaticString, _ kind: JSONKind, into nodes: inout [JSONNode]) throws(JSONError) {
+    mutating func literal(_ word: StaticString, _ kind: JSONKind) throws(JSONError) {
         let start = offset
         let length = word.utf8CodeUnitCount
         guard text.count &- offset >= length else { throw .unexpected(byte: nil, offset: text.count, expected: "\(word)") }
@@ -162,15 +194,15 @@ struct JSONParser {
             throw .unexpected(byte: text[offset &+ i], offset: offset &+ i, expected: "\(word)")
         }
         offset &+= length
-        let index = nodes.count
-        _ = try append(JSONNode(kind: kind, escaped: false, start: UInt32(start), length: UInt32(length), end: UInt32(index &+ 1), count: 0), to: &nodes)
+        let index = tape.count
+        _ = try append(JSONNode(kind: kind, escaped: false, start: UInt32(start), length: UInt32(length), end: UInt32(index &+ 1), count: 0))
     }
 
-    mutating func container(object: Bool, into nodes: inout [JSONNode]) throws(JSONError) {
+    mutating func container(object: Bool) throws(JSONError) {
         depth &+= 1
         guard depth <= limits.maxDepth else { throw .tooDeep(offset: offset, limit: limits.maxDepth) }
         let start = offset
-        let index = try append(JSONNode(kind: object ? .object : .array, escaped: false, start: UInt32(start), length: 0, end: 0, count: 0), to: &nodes)
+        let index = try append(JSONNode(kind: object ? .object : .array, escaped: false, start: UInt32(start), length: 0, end: 0, count: 0))
         offset &+= 1  // the bracket
         let close = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
         var count: UInt32 = 0
@@ -182,13 +214,13 @@ struct JSONParser {
                 skipWhitespace()
                 if object {
                     guard peek() == UInt8(ascii: "\"") else { throw .unexpected(byte: peek(), offset: offset, expected: "a string key") }
-                    try string(into: &nodes)
+                    try string()
                     skipWhitespace()
                     guard peek() == UInt8(ascii: ":") else { throw .unexpected(byte: peek(), offset: offset, expected: "':'") }
                     offset &+= 1
                     skipWhitespace()
                 }
-                try value(into: &nodes)
+                try value()
                 count &+= 1
                 skipWhitespace()
                 guard let next = peek() else { throw .unexpected(byte: nil, offset: offset, expected: object ? "',' or '}'" : "',' or ']'") }
@@ -199,13 +231,13 @@ struct JSONParser {
                 }
             }
         }
-        nodes[index].length = UInt32(offset &- start)
-        nodes[index].end = UInt32(nodes.count)
-        nodes[index].count = count
+        tape.nodes[index].length = UInt32(offset &- start)
+        tape.nodes[index].end = UInt32(tape.count)
+        tape.nodes[index].count = count
         depth &-= 1
     }
 
-    mutating func number(into nodes: inout [JSONNode]) throws(JSONError) {
+    mutating func number() throws(JSONError) {
         let start = offset
         if peek() == UInt8(ascii: "-") { offset &+= 1 }
         guard let first = peek(), isDigit(first) else { throw .invalidNumber(offset: start) }
@@ -226,8 +258,8 @@ struct JSONParser {
             guard let d = peek(), isDigit(d) else { throw .invalidNumber(offset: start) }
             skipDigits()
         }
-        let index = nodes.count
-        _ = try append(JSONNode(kind: .number, escaped: false, start: UInt32(start), length: UInt32(offset &- start), end: UInt32(index &+ 1), count: 0), to: &nodes)
+        let index = tape.count
+        _ = try append(JSONNode(kind: .number, escaped: false, start: UInt32(start), length: UInt32(offset &- start), end: UInt32(index &+ 1), count: 0))
     }
 
     @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
@@ -236,7 +268,7 @@ struct JSONParser {
         while let d = peek(), isDigit(d) { offset &+= 1 }
     }
 
-    mutating func string(into nodes: inout [JSONNode]) throws(JSONError) {
+    mutating func string() throws(JSONError) {
         offset &+= 1  // the opening quote
         let start = offset
         var escaped = false
@@ -254,20 +286,23 @@ struct JSONParser {
                 try multibyte()
             }
         }
-        let index = nodes.count
-        _ = try append(JSONNode(kind: .string, escaped: escaped, start: UInt32(start), length: UInt32(offset &- start), end: UInt32(index &+ 1), count: 0), to: &nodes)
+        let index = tape.count
+        _ = try append(JSONNode(kind: .string, escaped: escaped, start: UInt32(start), length: UInt32(offset &- start), end: UInt32(index &+ 1), count: 0))
         offset &+= 1  // the closing quote
     }
 
-    /// Skips bytes that need no attention: printable ASCII other than '"' and '\'. Sixteen at a time
-    /// while it can (base64 audio payloads are long runs of exactly such bytes).
+    /// Skips bytes that need no attention: printable ASCII other than '"' and '\\'. Eight at a time while
+    /// it can (base64 audio payloads are long runs of exactly such bytes), with word-wide bit tests that
+    /// are exact about whether any byte of the word needs attention; the byte loop then finds which.
     @inline(__always)
     mutating func skipPlainASCII() {
-        while offset &+ 16 <= text.count {
-            let chunk = text.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self)
-            let special = (chunk .== 0x22) .| (chunk .== 0x5C) .| (chunk .< 0x20) .| (chunk .>= 0x80)
-            if any(special) { break }
-            offset &+= 16
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while offset &+ 8 <= text.count {
+            let word = UInt64(littleEndian: text.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+            if special & highs != 0 { break }
+            offset &+= 8
         }
         while offset < text.count {
             let byte = text[offset]

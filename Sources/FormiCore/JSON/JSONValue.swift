@@ -6,19 +6,20 @@ import Glibc
 import Musl
 #endif
 
-/// A value inside a `JSONDocument`: valid while the document is unchanged and its bytes alive.
+/// A value inside a `JSONDocument`: valid until the document's next parse, while its bytes are alive.
+/// A plain view (two pointers and an index): copying one costs nothing.
 public struct JSONValue {
-    @usableFromInline let nodes: [JSONNode]
+    @usableFromInline let nodes: UnsafePointer<JSONNode>
     @usableFromInline let bytes: UnsafeRawBufferPointer
     @usableFromInline let index: Int
 
-    init(document: JSONDocument, index: Int) {
-        nodes = document.nodes
-        bytes = document.bytes
+    init(nodes: UnsafeMutablePointer<JSONNode>, bytes: UnsafeRawBufferPointer, index: Int) {
+        self.nodes = UnsafePointer(nodes)
+        self.bytes = bytes
         self.index = index
     }
 
-    init(nodes: [JSONNode], bytes: UnsafeRawBufferPointer, index: Int) {
+    init(nodes: UnsafePointer<JSONNode>, bytes: UnsafeRawBufferPointer, index: Int) {
         self.nodes = nodes
         self.bytes = bytes
         self.index = index
@@ -158,9 +159,19 @@ public struct JSONValue {
             return a.count == b.count && zip(a, b).allSatisfy { $0.equals($1) }
         case .object:
             guard count == other.count else { return false }
-            return members.allSatisfy { member in
-                member.key.withString { key in other[key].map { member.value.equals($0) } ?? false }
+            let mine = members, theirs = other.members
+            // In order first: exact even with repeated keys (which RFC 8259 leaves unpredictable).
+            let inOrder = zip(mine, theirs).allSatisfy { a, b in
+                a.key.withString { key in b.key.stringEquals(key) } && a.value.equals(b.value)
             }
+            if inOrder { return true }
+            // Reordered members: every key of each side finds an equal value on the other.
+            func covered(_ members: [(key: JSONValue, value: JSONValue)], by object: JSONValue) -> Bool {
+                members.allSatisfy { member in
+                    member.key.withString { key in object[key].map { member.value.equals($0) } ?? false }
+                }
+            }
+            return covered(mine, by: other) && covered(theirs, by: self)
         }
     }
 }
