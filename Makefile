@@ -100,6 +100,10 @@ bench: $(LIB)
 	$(BUILD)/bench-resampler
 	@echo
 	scripts/bench-overhead.sh $(BUILD)/bench-resampler
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/mapper.c -o $(BUILD)/bench-mapper \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	@echo
+	python3 bench/mapper.py $(BUILD)/bench-mapper
 
 # libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
 fuzz:
