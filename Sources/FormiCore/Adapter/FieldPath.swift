@@ -3,7 +3,10 @@
 
 public struct FieldPath: Sendable, CustomStringConvertible {
     public let description: String
-    let components: [[UInt8]]
+    /// The components' bytes, one after another, and where each ends: one allocation per path, and
+    /// walking a path retains nothing per component.
+    private let bytes: [UInt8]
+    private let ends: [Int]
     /// The binary payload of a binary frame, not a place in the JSON.
     let isPayload: Bool
 
@@ -14,25 +17,32 @@ public struct FieldPath: Sendable, CustomStringConvertible {
         isPayload = text == "$payload"
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard isPayload || parts.allSatisfy({ !$0.isEmpty }) else { return nil }
-        components = parts.map { Array($0.utf8) }
+        bytes = parts.flatMap { Array($0.utf8) }
+        var end = 0
+        ends = parts.map { end += $0.utf8.count; return end }
     }
 
     /// The value at this path, if there is one.
     func resolve(in root: JSONValue) -> JSONValue? {
-        var current = root
-        for component in components {
-            switch current.kind {
-            case .object:
-                guard let next = current[component] else { return nil }
-                current = next
-            case .array:
-                guard let index = component.withUnsafeBytes({ parseInteger($0) }), let next = current[position: Int(index)] else { return nil }
-                current = next
-            default:
-                return nil
+        bytes.withUnsafeBytes { all in
+            var current = root
+            var start = 0
+            for end in ends {
+                let component = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                start = end
+                switch current.kind {
+                case .object:
+                    guard let next = current[component] else { return nil }
+                    current = next
+                case .array:
+                    guard let index = parseInteger(component), let next = current[position: Int(index)] else { return nil }
+                    current = next
+                default:
+                    return nil
+                }
             }
+            return current
         }
-        return current
     }
 }
 

@@ -50,16 +50,42 @@ public enum EventField: String, CaseIterable, Sendable {
 
 /// The text fields of an event, as views (see `ProviderEvent`).
 public struct EventTexts {
-    private var values = [UnsafeRawBufferPointer?](repeating: nil, count: EventField.texts.count)
+    private var streamId, callId, accountId, track, digit, mark, direction, from, to, reason: UnsafeRawBufferPointer?
 
     public subscript(field: EventField) -> UnsafeRawBufferPointer? {
-        get { EventField.texts.firstIndex(of: field).flatMap { values[$0] } }
-        set { if let index = EventField.texts.firstIndex(of: field) { values[index] = newValue } }
+        get {
+            switch field {
+            case .streamId: streamId
+            case .callId: callId
+            case .accountId: accountId
+            case .track: track
+            case .digit: digit
+            case .mark: mark
+            case .direction: direction
+            case .from: from
+            case .to: to
+            case .reason: reason
+            default: nil
+            }
+        }
+        set {
+            switch field {
+            case .streamId: streamId = newValue
+            case .callId: callId = newValue
+            case .accountId: accountId = newValue
+            case .track: track = newValue
+            case .digit: digit = newValue
+            case .mark: mark = newValue
+            case .direction: direction = newValue
+            case .from: from = newValue
+            case .to: to = newValue
+            case .reason: reason = newValue
+            default: break
+            }
+        }
     }
 
-    mutating func clear() {
-        for i in values.indices { values[i] = nil }
-    }
+    mutating func clear() { self = EventTexts() }
 }
 
 /// One provider message, mapped. Views point into the message or the mapper's buffers: valid until the

@@ -306,7 +306,8 @@ struct JSONParser {
         }
         while offset < text.count {
             let byte = text[offset]
-            if byte == 0x22 || byte == 0x5C || byte < 0x20 || byte >= 0x80 { return }
+            // Printable ASCII (0x20...0x7F) other than '"' and '\\'.
+            guard byte &- 0x20 < 0x60, byte != 0x22, byte != 0x5C else { return }
             offset &+= 1
         }
     }
@@ -381,3 +382,4 @@ func hexValue(_ byte: UInt8) -> UInt32? {
     default: nil
     }
 }
+

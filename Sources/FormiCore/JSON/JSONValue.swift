@@ -48,19 +48,40 @@ public struct JSONValue {
     // MARK: containers
 
     /// The value of `key` in an object (the first, if a key repeats).
-    public subscript(key: some Collection<UInt8>) -> JSONValue? {
+    public subscript(key: UnsafeRawBufferPointer) -> JSONValue? {
         guard node.kind == .object else { return nil }
         var child = index &+ 1
         let end = Int(node.end)
         while child < end {
-            let keyValue = JSONValue(nodes: nodes, bytes: bytes, index: child)
-            if keyValue.stringEquals(key) { return JSONValue(nodes: nodes, bytes: bytes, index: child &+ 1) }
+            let keyNode = nodes[child]
+            if keyNode.escaped {
+                if JSONValue(nodes: nodes, bytes: bytes, index: child).stringEquals(key) {
+                    return JSONValue(nodes: nodes, bytes: bytes, index: child &+ 1)
+                }
+            } else if Int(keyNode.length) == key.count, sameBytes(at: Int(keyNode.start), key) {
+                return JSONValue(nodes: nodes, bytes: bytes, index: child &+ 1)
+            }
             child = Int(nodes[child &+ 1].end)
         }
         return nil
     }
 
-    public subscript(key: String) -> JSONValue? { self[key.utf8] }
+    /// Whether the document's bytes at `offset` begin with `other` (the caller checked the length fits).
+    private func sameBytes(at offset: Int, _ other: UnsafeRawBufferPointer) -> Bool {
+        guard other.count > 0 else { return true }
+        guard let mine = bytes.baseAddress, let theirs = other.baseAddress else { return false }
+        return memcmp(mine + offset, theirs, other.count) == 0
+    }
+
+    public subscript(key: some Collection<UInt8>) -> JSONValue? {
+        if let found = key.withContiguousStorageIfAvailable({ self[UnsafeRawBufferPointer($0)] }) { return found }
+        return self[Array(key)]
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        var key = key
+        return key.withUTF8 { self[UnsafeRawBufferPointer($0)] }
+    }
 
     /// The element at `position` of an array.
     public subscript(position position: Int) -> JSONValue? {
