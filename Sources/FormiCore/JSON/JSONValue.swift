@@ -171,7 +171,12 @@ public struct JSONValue {
         guard kind == other.kind else { return false }
         switch kind {
         case .true, .false, .null: return true
-        case .string: return other.withString { stringEquals($0) }
+        case .string:
+            let mine = node, theirs = other.node
+            if !mine.escaped && !theirs.escaped {  // the usual case: compare the bytes in place
+                return mine.length == theirs.length && sameBytes(at: Int(mine.start), other.rawBytes)
+            }
+            return other.withString { stringEquals($0) }
         case .number:
             if let a = int64, let b = other.int64 { return a == b }
             return double == other.double
