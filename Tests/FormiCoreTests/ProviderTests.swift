@@ -129,6 +129,8 @@ struct ProviderTests {
         #expect(mapToJSON(mapper, Array(deep.utf8), binary: false).contains("nesting deeper than 32"))
         let huge = [UInt8](repeating: UInt8(ascii: " "), count: (1 << 20) + 1)
         #expect(mapToJSON(mapper, huge, binary: false).contains("exceeds the limit"))
+        let small = EventMapper(template: mapper.template, limits: JSONLimits(maxBytes: 100))
+        #expect(mapToJSON(small, [UInt8](repeating: UInt8(ascii: " "), count: 5000), binary: false).contains("exceeds the limit of 100"))
         #expect(mapToJSON(mapper, Array(#"{"event":"dtmf","dtmf":{}}"#.utf8), binary: false).contains("digit is missing at dtmf.digit"))
         #expect(mapToJSON(mapper, Array(#"{"event":"media","sequenceNumber":"x1","media":{"payload":""}}"#.utf8), binary: false)
             .contains(#"sequence at sequenceNumber: expected an integer, found \"x1\""#))

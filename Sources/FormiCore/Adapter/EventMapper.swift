@@ -44,7 +44,9 @@ public final class EventMapper {
     public func map(_ message: UnsafeRawBufferPointer, binary: Bool) -> ProviderEvent {
         clearEvent()
         // Room for anything a message can expand to: unescaped text, decoded audio, a parameter object.
-        arena.reset(minimum: message.count &* 2 &+ 512)
+        // Only up to the size limit: a larger text frame is rejected by the parser (binary frames are not
+        // copied), so an oversize frame cannot make the mapper allocate.
+        arena.reset(minimum: min(message.count, document.limits.maxBytes) &* 2 &+ 512)
         if binary {
             mapBinary(message)
         } else {
