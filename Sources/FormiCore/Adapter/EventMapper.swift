@@ -169,25 +169,23 @@ public final class EventMapper {
         event.kind = pattern.kind
         event.pattern = index
         event.format = callFormat
-        for (field, name, path) in pattern.extraction {
-            let value: JSONValue?
-            if path.isPayload {
+        for entry in pattern.extraction {
+            if entry.path.isPayload {
                 if let payload { event.audio = payload }
                 continue
             }
-            value = path.resolve(in: root)
-            guard let value, value.kind != .null else {
-                if let field, isRequired(field, for: pattern.kind) {
-                    return fail("\(pattern.name): \(field.rawValue) is missing at \(path)")
+            guard let value = template.paths.resolve(entry.path, in: root), value.kind != .null else {
+                if let field = entry.field, isRequired(field, for: pattern.kind) {
+                    return fail("\(pattern.name): \(field.rawValue) is missing at \(template.paths.text(entry.path))")
                 }
                 continue
             }
-            guard let field else {
-                extras.append((name, value))
+            guard let field = entry.field else {
+                extras.append((template.extraNames[entry.name], value))
                 continue
             }
             if let problem = extract(field, value) {
-                return fail("\(pattern.name): \(field.rawValue) at \(path): \(problem)")
+                return fail("\(pattern.name): \(field.rawValue) at \(template.paths.text(entry.path)): \(problem)")
             }
         }
         if pattern.kind == .media, event.audio == nil, let payload { event.audio = payload }
@@ -204,7 +202,7 @@ public final class EventMapper {
 
     private func matches(_ pattern: ProviderTemplate.Pattern, _ root: JSONValue) -> Bool {
         for leaf in pattern.detection {
-            let value = leaf.path.resolve(in: root)
+            let value = template.paths.resolve(leaf.path, in: root)
             if let expected = leaf.expected {
                 guard let value, value.equals(expected) else { return false }
             } else if (value != nil) != leaf.present {

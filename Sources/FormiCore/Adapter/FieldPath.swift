@@ -1,47 +1,64 @@
 // Dotted paths into a message, as extraction maps write them: "start.mediaFormat.sampleRate",
 // "tracks.0" (an array index), "$payload" (the binary payload of a framed binary message).
+//
+// A template keeps all its paths in one `PathTable`; a `FieldPath` is a plain index into it, so patterns
+// hold nothing reference-counted and walking them per message costs no retains.
 
-public struct FieldPath: Sendable, CustomStringConvertible {
-    public let description: String
-    /// The components' bytes, one after another, and where each ends: one allocation per path, and
-    /// walking a path retains nothing per component.
-    private let bytes: [UInt8]
-    private let ends: [Int]
+/// One path of a template's `PathTable`.
+struct FieldPath: Sendable {
+    let firstComponent: Int
+    let componentCount: Int
+    let text: Int
     /// The binary payload of a binary frame, not a place in the JSON.
     let isPayload: Bool
+}
 
-    /// nil when the path is not well formed (empty, or with an empty component).
-    public init?(_ text: String) {
+/// Every path of one template: component bytes back to back, where each component ends, and the text.
+struct PathTable: Sendable {
+    private var bytes: [UInt8] = []
+    private var ends: [Int] = []
+    private var texts: [String] = []
+
+    /// Adds a path; nil when it is not well formed (empty, or with an empty component).
+    mutating func add(_ text: String) -> FieldPath? {
         guard !text.isEmpty else { return nil }
-        description = text
-        isPayload = text == "$payload"
+        let isPayload = text == "$payload"
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard isPayload || parts.allSatisfy({ !$0.isEmpty }) else { return nil }
-        bytes = parts.flatMap { Array($0.utf8) }
-        var end = 0
-        ends = parts.map { end += $0.utf8.count; return end }
+        let path = FieldPath(firstComponent: ends.count, componentCount: parts.count, text: texts.count, isPayload: isPayload)
+        for part in parts {
+            bytes.append(contentsOf: part.utf8)
+            ends.append(bytes.count)
+        }
+        texts.append(text)
+        return path
     }
 
-    /// The value at this path, if there is one.
-    func resolve(in root: JSONValue) -> JSONValue? {
+    func text(_ path: FieldPath) -> String { texts[path.text] }
+
+    /// The value at `path`, if there is one.
+    func resolve(_ path: FieldPath, in root: JSONValue) -> JSONValue? {
         bytes.withUnsafeBytes { all in
-            var current = root
-            var start = 0
-            for end in ends {
-                let component = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                start = end
-                switch current.kind {
-                case .object:
-                    guard let next = current[component] else { return nil }
-                    current = next
-                case .array:
-                    guard let index = parseInteger(component), let next = current[position: Int(index)] else { return nil }
-                    current = next
-                default:
-                    return nil
+            ends.withUnsafeBufferPointer { ends in
+                var current = root
+                var start = path.firstComponent == 0 ? 0 : ends[path.firstComponent &- 1]
+                for index in path.firstComponent..<(path.firstComponent &+ path.componentCount) {
+                    let end = ends[index]
+                    let component = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                    start = end
+                    switch current.kind {
+                    case .object:
+                        guard let next = current[component] else { return nil }
+                        current = next
+                    case .array:
+                        guard let position = parseInteger(component), let next = current[position: Int(position)] else { return nil }
+                        current = next
+                    default:
+                        return nil
+                    }
                 }
+                return current
             }
-            return current
         }
     }
 }

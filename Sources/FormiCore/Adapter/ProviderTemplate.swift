@@ -62,11 +62,19 @@ public final class ProviderTemplate {
         let present: Bool
     }
 
+    /// One extraction-map entry: a field of the internal set (or, when `field` is nil, an extra named
+    /// `name`, an index into `extraNames`) and where to find it.
+    struct Extraction {
+        let field: EventField?
+        let name: Int
+        let path: FieldPath
+    }
+
     struct Pattern {
         let name: String
         let kind: EventKind
         let detection: [Detection]
-        let extraction: [(field: EventField?, name: String, path: FieldPath)]
+        let extraction: [Extraction]
     }
 
     public let name: String
@@ -77,6 +85,9 @@ public final class ProviderTemplate {
     public let frameRule: FrameRule
     public let encodingNames: EncodingNames
     let patterns: [Pattern]
+    let paths: PathTable
+    /// Names of extraction-map fields outside the internal set.
+    let extraNames: [String]
     /// Outgoing messages by name; a nil template means the action is local (no wire message).
     public let outgoing: [String: OutgoingTemplate?]
 
@@ -110,6 +121,8 @@ public final class ProviderTemplate {
         frameRule = loaded.frameRule
         encodingNames = loaded.encodingNames
         patterns = loaded.patterns
+        paths = loader.paths
+        extraNames = loader.extraNames
         outgoing = loaded.outgoing
     }
 
@@ -152,6 +165,8 @@ struct TemplateLoader {
 
     let root: JSONValue
     var problems: [TemplateProblem] = []
+    var paths = PathTable()
+    var extraNames: [String] = []
 
     init(root: JSONValue) { self.root = root }
 
@@ -315,19 +330,21 @@ struct TemplateLoader {
         } else {
             problem("\(field).detection_pattern", "a non-empty object is required")
         }
-        var extraction: [(field: EventField?, name: String, path: FieldPath)] = []
+        var extraction: [ProviderTemplate.Extraction] = []
         if let map = value["extraction_map"] {
             if map.kind != .object { problem("\(field).extraction_map", "must be an object of field: path") }
             for member in map.members {
                 let key = member.key.string ?? ""
-                guard let text = member.value.string, let path = FieldPath(text) else {
+                guard let text = member.value.string, let path = paths.add(text) else {
                     problem("\(field).extraction_map.\(key)", "a dotted path like \"media.payload\" is required, not \(describe(member.value))")
                     continue
                 }
                 if path.isPayload && payload != .binary {
                     problem("\(field).extraction_map.\(key)", "$payload is only for binary frames")
                 }
-                extraction.append((EventField(rawValue: key), key, path))
+                let internalField = EventField(rawValue: key)
+                if internalField == nil { extraNames.append(key) }
+                extraction.append(ProviderTemplate.Extraction(field: internalField, name: extraNames.count &- 1, path: path))
             }
         }
         let fields = Set(extraction.compactMap(\.field))
@@ -341,7 +358,7 @@ struct TemplateLoader {
         for member in object.members {
             let key = member.key.string ?? ""
             let path = prefix.isEmpty ? key : prefix + "." + key
-            guard let fieldPath = FieldPath(path) else {
+            guard let fieldPath = paths.add(path) else {
                 problem("\(field).\(key)", "empty key in a detection path")
                 continue
             }
