@@ -293,15 +293,21 @@ struct JSONParser {
 
     /// Skips bytes that need no attention: printable ASCII other than '"' and '\\'. Eight at a time while
     /// it can (base64 audio payloads are long runs of exactly such bytes), with word-wide bit tests that
-    /// are exact about whether any byte of the word needs attention; the byte loop then finds which.
+    /// that find the first byte of the word that needs attention; the byte loop only serves the last few
+    /// bytes of the text.
     @inline(__always)
     mutating func skipPlainASCII() {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         while offset &+ 8 <= text.count {
             let word = UInt64(littleEndian: text.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
             let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
-            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
-            if special & highs != 0 { break }
+            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word) & highs
+            if special != 0 {
+                // The lowest flagged byte is exactly the first that needs attention (false positives of
+                // these tests only ever sit above a true one), so no byte loop is needed to find it.
+                offset &+= special.trailingZeroBitCount &>> 3
+                return
+            }
             offset &+= 8
         }
         while offset < text.count {
