@@ -63,49 +63,58 @@ public enum Base64 {
         let length = text.count
         guard length > 0 else { return 0 }
 
-        return try Base64DecodeTable.values.withUnsafeBufferPointer { table throws(Base64Error) in
+        let words = Base64DecodeTable.words
+        let decodedFast = words.withUnsafeBufferPointer { words -> (offset: Int, written: Int) in
+            // Every quantum but the last: four characters OR'd from pre-shifted tables into the three
+            // output bytes of a little-endian word; an invalid character sets the word's top byte.
+            // One 4-byte store per quantum while a spare byte of room remains, else three byte stores.
             var written = 0
             var offset = 0
-            // Every quantum but the last has no padding: four alphabet characters make three bytes.
             while offset < length &- 4 {
-                let a = table[Int(text[offset])], b = table[Int(text[offset &+ 1])]
-                let c = table[Int(text[offset &+ 2])], d = table[Int(text[offset &+ 3])]
-                guard (a | b | c | d) & Base64DecodeTable.invalid == 0 else {
-                    throw diagnose(text, quantumAt: offset, isLast: false)
+                let word = words[Int(text[offset])] | words[256 &+ Int(text[offset &+ 1])]
+                    | words[512 &+ Int(text[offset &+ 2])] | words[768 &+ Int(text[offset &+ 3])]
+                guard word & 0xFF00_0000 == 0 else { break }
+                if written &+ 4 <= output.count {
+                    output.storeBytes(of: word.littleEndian, toByteOffset: written, as: UInt32.self)
+                } else {
+                    output[written] = UInt8(truncatingIfNeeded: word)
+                    output[written &+ 1] = UInt8(truncatingIfNeeded: word >> 8)
+                    output[written &+ 2] = UInt8(truncatingIfNeeded: word >> 16)
                 }
-                let bits = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                output[written] = UInt8(truncatingIfNeeded: bits >> 16)
-                output[written &+ 1] = UInt8(truncatingIfNeeded: bits >> 8)
-                output[written &+ 2] = UInt8(truncatingIfNeeded: bits)
                 written &+= 3
                 offset &+= 4
             }
-
-            // The last quantum: "xxxx", "xxx=" or "xx==", with the bits under the padding zero.
-            let pad = UInt8(ascii: "=")
-            let c2 = text[offset &+ 2], c3 = text[offset &+ 3]
-            let a = table[Int(text[offset])], b = table[Int(text[offset &+ 1])]
-            let c = c2 == pad ? 0 : table[Int(c2)]
-            let d = c3 == pad ? 0 : table[Int(c3)]
-            guard (a | b | c | d) & Base64DecodeTable.invalid == 0, !(c2 == pad && c3 != pad) else {
-                throw diagnose(text, quantumAt: offset, isLast: true)
-            }
-            let bits = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-            output[written] = UInt8(truncatingIfNeeded: bits >> 16)
-            written &+= 1
-            if c2 == pad {
-                guard bits & 0xFFFF == 0 else { throw .invalidPadding(offset: offset &+ 1) }
-                return written
-            }
-            output[written] = UInt8(truncatingIfNeeded: bits >> 8)
-            written &+= 1
-            if c3 == pad {
-                guard bits & 0xFF == 0 else { throw .invalidPadding(offset: offset &+ 2) }
-                return written
-            }
-            output[written] = UInt8(truncatingIfNeeded: bits)
-            return written &+ 1
+            return (offset, written)
         }
+        var written = decodedFast.written
+        let offset = decodedFast.offset
+        guard offset >= length &- 4 else { throw diagnose(text, quantumAt: offset, isLast: false) }
+
+        // The last quantum: "xxxx", "xxx=" or "xx==", with the bits under the padding zero.
+        let table = Base64DecodeTable.values
+        let pad = UInt8(ascii: "=")
+        let c2 = text[offset &+ 2], c3 = text[offset &+ 3]
+        let a = table[Int(text[offset])], b = table[Int(text[offset &+ 1])]
+        let c = c2 == pad ? 0 : table[Int(c2)]
+        let d = c3 == pad ? 0 : table[Int(c3)]
+        guard (a | b | c | d) & Base64DecodeTable.invalid == 0, !(c2 == pad && c3 != pad) else {
+            throw diagnose(text, quantumAt: offset, isLast: true)
+        }
+        let bits = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+        output[written] = UInt8(truncatingIfNeeded: bits >> 16)
+        written &+= 1
+        if c2 == pad {
+            guard bits & 0xFFFF == 0 else { throw .invalidPadding(offset: offset &+ 1) }
+            return written
+        }
+        output[written] = UInt8(truncatingIfNeeded: bits >> 8)
+        written &+= 1
+        if c3 == pad {
+            guard bits & 0xFF == 0 else { throw .invalidPadding(offset: offset &+ 2) }
+            return written
+        }
+        output[written] = UInt8(truncatingIfNeeded: bits)
+        return written &+ 1
     }
 
     /// Names the first offending byte of a quantum already known to be bad (the slow, error-only path).
@@ -136,6 +145,24 @@ enum Base64DecodeTable {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
         for (value, character) in alphabet.enumerated() {
             table[Int(character)] = UInt8(value)
+        }
+        return table
+    }()
+
+    /// Four tables of 256, one per position in a quantum: each character's 6 bits already placed where
+    /// they land in the little-endian word of the 3 output bytes; invalid characters set the top byte.
+    static let words: [UInt32] = {
+        var table = [UInt32](repeating: 0, count: 1024)
+        for character in 0..<256 {
+            let v = UInt32(values[character])
+            guard v & UInt32(invalid) == 0 else {
+                for position in 0..<4 { table[position * 256 + character] = 0xFF00_0000 }
+                continue
+            }
+            table[character] = v << 2                                    // byte 0: aaaaaa..
+            table[256 + character] = (v >> 4) | ((v & 0x0F) << 12)      // byte 0: ......bb, byte 1: bbbb....
+            table[512 + character] = ((v >> 2) << 8) | ((v & 0x03) << 22) // byte 1: ....cccc, byte 2: cc......
+            table[768 + character] = v << 16                             // byte 2: ..dddddd
         }
         return table
     }()
