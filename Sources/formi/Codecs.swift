@@ -137,7 +137,7 @@ private func sampleCount(ofPCM16 bytes: UnsafeRawBufferPointer, _ name: StaticSt
 ) -> Int32 {
     abiCall { () throws(ABIError) in
         let frameCount = try CBuffer.elementCount(frames, of: (Int16, Int16).self, "stereo")
-        let input = try CBuffer.input(stereo, count: UInt(frameCount) &* 2, "stereo")
+        let input = try CBuffer.input(stereo, count: UInt(clamping: frameCount) &* 2, "stereo")
         PCM.mono(fromStereo: input, into: try CBuffer.output(out, capacity: outSamples, required: frameCount, "out"))
     }
 }
@@ -164,9 +164,9 @@ private func sampleCount(ofPCM16 bytes: UnsafeRawBufferPointer, _ name: StaticSt
         guard let required = Base64.encodedCount(byteCount: input.count) else {
             throw ABIError(.overflow, "data: the base64 text of \(input.count) bytes overflows")
         }
-        written.pointee = UInt(required)
+        written.pointee = UInt(clamping: required)
         let output = try CBuffer.outputBytes(out, capacity: outSize, required: required, "out")
-        written.pointee = UInt(Base64.encode(input, into: output) ?? 0)
+        written.pointee = UInt(clamping: Base64.encode(input, into: output) ?? 0)
     }
 }
 
@@ -180,9 +180,9 @@ private func sampleCount(ofPCM16 bytes: UnsafeRawBufferPointer, _ name: StaticSt
         let output = try CBuffer.outputBytes(out, capacity: outSize, required: 0, "out")
         written.pointee = 0
         do throws(Base64Error) {
-            written.pointee = UInt(try Base64.decode(input, into: output))
+            written.pointee = UInt(clamping: try Base64.decode(input, into: output))
         } catch {
-            if case .outputTooSmall(let required) = error { written.pointee = UInt(required) }
+            if case .outputTooSmall(let required) = error { written.pointee = UInt(clamping: required) }
             throw ABIError(error)
         }
     }

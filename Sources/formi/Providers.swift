@@ -167,8 +167,8 @@ private func fill(_ out: UnsafeMutablePointer<formi_event>, from provider: Provi
     }
     func text(_ field: EventField) -> formi_text { text(event.texts[field]) }
     var e = formi_event()
-    e.kind = Int32(event.kind.rawValue)
-    e.format = formi_format(encoding: Int32(event.format.encoding.rawValue), sample_rate: Int32(event.format.sampleRate), channels: Int32(event.format.channels))
+    e.kind = Int32(clamping: event.kind.rawValue)
+    e.format = formi_format(encoding: Int32(clamping: event.format.encoding.rawValue), sample_rate: Int32(clamping: event.format.sampleRate), channels: Int32(clamping: event.format.channels))
     e.audio = event.audio?.baseAddress?.assumingMemoryBound(to: UInt8.self)
     e.audio_len = event.audio?.count ?? 0
     e.sequence = event.sequence ?? -1

@@ -19,7 +19,7 @@ import FormiCore
     guard let resampler = try? Handle.object(handle, as: Resampler.self),
           let frames = Int(exactly: inFrames),
           let bound = resampler.maxOutputFrames(forInputFrames: frames) else { return 0 }
-    return UInt(bound)
+    return UInt(clamping: bound)
 }
 
 @c public func formi_resampler_process(
@@ -32,10 +32,10 @@ import FormiCore
         count.pointee = 0
         let frames = try CBuffer.elementCount(inFrames, of: Int16.self, "in_frames")
         let samples = try CBuffer.scaled(frames, by: resampler.channels, "in_frames")
-        let source = try CBuffer.input(input, count: UInt(samples), "in")
+        let source = try CBuffer.input(input, count: UInt(clamping: samples), "in")
         let capacity = try CBuffer.scaled(try CBuffer.elementCount(outFrames, of: Int16.self, "out_frames"), by: resampler.channels, "out_frames")
-        let target = try CBuffer.output(output, capacity: UInt(capacity), required: 0, "out")
-        count.pointee = UInt(try framesOrRequired(count) { () throws(AudioError) in try resampler.process(source, into: target) })
+        let target = try CBuffer.output(output, capacity: UInt(clamping: capacity), required: 0, "out")
+        count.pointee = UInt(clamping: try framesOrRequired(count) { () throws(AudioError) in try resampler.process(source, into: target) })
     }
 }
 
@@ -47,8 +47,8 @@ import FormiCore
         let count = try CBuffer.result(written, "written")
         count.pointee = 0
         let capacity = try CBuffer.scaled(try CBuffer.elementCount(outFrames, of: Int16.self, "out_frames"), by: resampler.channels, "out_frames")
-        let target = try CBuffer.output(output, capacity: UInt(capacity), required: 0, "out")
-        count.pointee = UInt(try framesOrRequired(count) { () throws(AudioError) in try resampler.drain(into: target) })
+        let target = try CBuffer.output(output, capacity: UInt(clamping: capacity), required: 0, "out")
+        count.pointee = UInt(clamping: try framesOrRequired(count) { () throws(AudioError) in try resampler.drain(into: target) })
     }
 }
 
@@ -87,7 +87,7 @@ import FormiCore
     guard let transcoder = try? Handle.object(handle, as: Transcoder.self),
           let bytes = Int(exactly: inBytes),
           let bound = transcoder.maxOutputBytes(forInputBytes: bytes) else { return 0 }
-    return UInt(bound)
+    return UInt(clamping: bound)
 }
 
 @c public func formi_transcoder_process(
@@ -100,7 +100,7 @@ import FormiCore
         count.pointee = 0
         let source = try CBuffer.inputBytes(input, count: inBytes, "in")
         let target = try CBuffer.outputBytes(output, capacity: outSize, required: 0, "out")
-        count.pointee = UInt(try framesOrRequired(count) { () throws(AudioError) in try transcoder.process(source, into: target) })
+        count.pointee = UInt(clamping: try framesOrRequired(count) { () throws(AudioError) in try transcoder.process(source, into: target) })
     }
 }
 
@@ -112,7 +112,7 @@ import FormiCore
         let count = try CBuffer.result(outLength, "out_len")
         count.pointee = 0
         let target = try CBuffer.outputBytes(output, capacity: outSize, required: 0, "out")
-        count.pointee = UInt(try framesOrRequired(count) { () throws(AudioError) in try transcoder.drain(into: target) })
+        count.pointee = UInt(clamping: try framesOrRequired(count) { () throws(AudioError) in try transcoder.drain(into: target) })
     }
 }
 
@@ -145,7 +145,7 @@ private func framesOrRequired(_ count: UnsafeMutablePointer<UInt>, _ body: () th
     do throws(AudioError) {
         return try body()
     } catch {
-        if case .outputTooSmall(let required) = error { count.pointee = UInt(required) }
+        if case .outputTooSmall(let required) = error { count.pointee = UInt(clamping: required) }
         throw ABIError(error)
     }
 }
