@@ -25,7 +25,8 @@ public enum BuiltinTemplates {
     {
       "provider": "twilio",
       "transport": {"text": "json", "binary": "reject"},
-      "audio": {"encoding": "ulaw", "sample_rate": 8000, "channels": 1, "payload": "base64", "frame_ms": 20},
+      "audio": {"encoding": "ulaw", "sample_rate": 8000, "channels": 1, "payload": "base64", "frame_ms": 20,
+                "encoding_names": {"audio/x-mulaw": "ulaw"}},
       "events": {
         "incoming": {"message_patterns": {
           "connected": {"detection_pattern": {"event": "connected"}, "extraction_map": {"protocol": "protocol", "version": "version"}},
@@ -47,6 +48,18 @@ public enum BuiltinTemplates {
           "media": {"event": "media", "streamSid": "{{stream_id}}", "media": {"payload": "{{audio}}"}},
           "mark": {"event": "mark", "streamSid": "{{stream_id}}", "mark": {"name": "{{mark}}"}},
           "clear": {"event": "clear", "streamSid": "{{stream_id}}"}
+        },
+        "telephony": {
+          "connected": {"event": "connected", "protocol": "Call", "version": "1.0.0"},
+          "start": {"event": "start", "sequenceNumber": "{{sequence|string}}", "streamSid": "{{stream_id}}", "start": {
+            "streamSid": "{{stream_id}}", "accountSid": "{{account_id}}", "callSid": "{{call_id}}", "tracks": ["inbound"],
+            "customParameters": "{{custom_parameters}}",
+            "mediaFormat": {"encoding": "{{encoding}}", "sampleRate": "{{sample_rate}}", "channels": "{{channels}}"}}},
+          "media": {"event": "media", "sequenceNumber": "{{sequence|string}}", "streamSid": "{{stream_id}}", "media": {
+            "track": "inbound", "chunk": "{{chunk|string}}", "timestamp": "{{timestamp|string}}", "payload": "{{audio}}"}},
+          "dtmf": {"event": "dtmf", "sequenceNumber": "{{sequence|string}}", "streamSid": "{{stream_id}}", "dtmf": {"track": "inbound_track", "digit": "{{digit}}"}},
+          "mark": {"event": "mark", "sequenceNumber": "{{sequence|string}}", "streamSid": "{{stream_id}}", "mark": {"name": "{{mark}}"}},
+          "stop": {"event": "stop", "sequenceNumber": "{{sequence|string}}", "streamSid": "{{stream_id}}", "stop": {"accountSid": "{{account_id}}", "callSid": "{{call_id}}"}}
         }
       }
     }
@@ -59,7 +72,8 @@ public enum BuiltinTemplates {
       "provider": "exotel",
       "transport": {"text": "json", "binary": "reject"},
       "audio": {"encoding": "pcm16le", "sample_rate": 8000, "channels": 1, "payload": "base64",
-                "frame_multiple": 320, "frame_min": 3200, "frame_max": 100000},
+                "frame_multiple": 320, "frame_min": 3200, "frame_max": 100000,
+                "encoding_names": {"audio/x-mulaw": "ulaw", "raw/slin": "pcm16le"}},
       "events": {
         "incoming": {"message_patterns": {
           "connected": {"detection_pattern": {"event": "connected"}, "extraction_map": {}},
@@ -83,6 +97,19 @@ public enum BuiltinTemplates {
           "media": {"event": "media", "stream_sid": "{{stream_id}}", "media": {"payload": "{{audio}}"}},
           "mark": {"event": "mark", "stream_sid": "{{stream_id}}", "mark": {"name": "{{mark}}"}},
           "clear": {"event": "clear", "stream_sid": "{{stream_id}}"}
+        },
+        "telephony": {
+          "connected": {"event": "connected"},
+          "start": {"event": "start", "sequence_number": "{{sequence|string}}", "stream_sid": "{{stream_id}}", "start": {
+            "stream_sid": "{{stream_id}}", "call_sid": "{{call_id}}", "account_sid": "{{account_id}}", "from": "{{from}}", "to": "{{to}}",
+            "custom_parameters": "{{custom_parameters}}",
+            "media_format": {"encoding": "{{encoding}}", "sample_rate": "{{sample_rate|string}}", "bit_rate": "16"}}},
+          "media": {"event": "media", "sequence_number": "{{sequence|string}}", "stream_sid": "{{stream_id}}", "media": {
+            "chunk": "{{chunk|string}}", "timestamp": "{{timestamp|string}}", "payload": "{{audio}}"}},
+          "dtmf": {"event": "dtmf", "sequence_number": "{{sequence|string}}", "stream_sid": "{{stream_id}}", "dtmf": {"digit": "{{digit}}", "duration": "{{duration|string}}"}},
+          "mark": {"event": "mark", "sequence_number": "{{sequence|string}}", "stream_sid": "{{stream_id}}", "mark": {"name": "{{mark}}"}},
+          "stop": {"event": "stop", "sequence_number": "{{sequence|string}}", "stream_sid": "{{stream_id}}", "stop": {
+            "call_sid": "{{call_id}}", "account_sid": "{{account_id}}", "reason": "{{reason}}"}}
         }
       }
     }
@@ -94,7 +121,8 @@ public enum BuiltinTemplates {
     {
       "provider": "plivo",
       "transport": {"text": "json", "binary": "reject"},
-      "audio": {"encoding": "pcm16le", "sample_rate": 8000, "channels": 1, "payload": "base64", "frame_ms": 20},
+      "audio": {"encoding": "pcm16le", "sample_rate": 8000, "channels": 1, "payload": "base64", "frame_ms": 20,
+                "encoding_names": {"audio/x-l16": "pcm16le", "audio/x-mulaw": "ulaw"}},
       "events": {
         "incoming": {"message_patterns": {
           "start": {"detection_pattern": {"event": "start"}, "extraction_map": {
@@ -111,9 +139,19 @@ public enum BuiltinTemplates {
             "stream_id": "streamId", "sequence": "sequenceNumber"}}
         }},
         "outgoing": {
-          "media": {"event": "playAudio", "media": {"contentType": "audio/x-l16", "sampleRate": "{{sample_rate}}", "payload": "{{audio}}"}, "streamId": "{{stream_id}}"},
+          "media": {"event": "playAudio", "media": {"contentType": "{{encoding}}", "sampleRate": "{{sample_rate}}", "payload": "{{audio}}"}, "streamId": "{{stream_id}}"},
           "mark": {"event": "checkpoint", "streamId": "{{stream_id}}", "name": "{{mark}}"},
           "clear": {"event": "clearAudio", "streamId": "{{stream_id}}"}
+        },
+        "telephony": {
+          "start": {"event": "start", "sequenceNumber": "{{sequence}}", "start": {"callId": "{{call_id}}", "streamId": "{{stream_id}}",
+            "accountId": "{{account_id}}", "tracks": ["inbound"], "mediaFormat": {"encoding": "{{encoding}}", "sampleRate": "{{sample_rate}}"}},
+            "extra_headers": "{{custom_parameters}}"},
+          "media": {"event": "media", "sequenceNumber": "{{sequence}}", "streamId": "{{stream_id}}", "media": {
+            "track": "inbound", "timestamp": "{{timestamp|string}}", "chunk": "{{chunk}}", "payload": "{{audio}}"}},
+          "dtmf": {"event": "dtmf", "streamId": "{{stream_id}}", "dtmf": {"digit": "{{digit}}"}},
+          "mark": {"event": "playedStream", "streamId": "{{stream_id}}", "name": "{{mark}}"},
+          "cleared": {"event": "clearedAudio", "sequenceNumber": "{{sequence}}", "streamId": "{{stream_id}}"}
         }
       }
     }
@@ -126,7 +164,7 @@ public enum BuiltinTemplates {
       "provider": "telnyx",
       "transport": {"text": "json", "binary": "reject"},
       "audio": {"encoding": "ulaw", "sample_rate": 8000, "channels": 1, "payload": "base64", "frame_ms": 20,
-                "encoding_names": {"L16": "pcm16be", "audio/l16": "pcm16be"}},
+                "encoding_names": {"PCMU": "ulaw", "PCMA": "alaw", "L16": "pcm16be", "audio/l16": "pcm16be"}},
       "events": {
         "incoming": {"message_patterns": {
           "connected": {"detection_pattern": {"event": "connected"}, "extraction_map": {"version": "version"}},
@@ -148,6 +186,18 @@ public enum BuiltinTemplates {
           "media": {"event": "media", "media": {"payload": "{{audio}}"}},
           "mark": {"event": "mark", "mark": {"name": "{{mark}}"}},
           "clear": {"event": "clear"}
+        },
+        "telephony": {
+          "connected": {"event": "connected", "version": "1.0.0"},
+          "start": {"event": "start", "sequence_number": "{{sequence|string}}", "stream_id": "{{stream_id}}", "start": {
+            "user_id": "{{account_id}}", "call_control_id": "{{call_id}}", "from": "{{from}}", "to": "{{to}}",
+            "custom_parameters": "{{custom_parameters}}",
+            "media_format": {"encoding": "{{encoding}}", "sample_rate": "{{sample_rate}}", "channels": "{{channels}}"}}},
+          "media": {"event": "media", "sequence_number": "{{sequence|string}}", "stream_id": "{{stream_id}}", "media": {
+            "track": "inbound", "chunk": "{{chunk|string}}", "timestamp": "{{timestamp|string}}", "payload": "{{audio}}"}},
+          "dtmf": {"event": "dtmf", "sequence_number": "{{sequence|string}}", "stream_id": "{{stream_id}}", "dtmf": {"digit": "{{digit}}"}},
+          "mark": {"event": "mark", "stream_id": "{{stream_id}}", "mark": {"name": "{{mark}}"}},
+          "stop": {"event": "stop", "sequence_number": "{{sequence|string}}", "stream_id": "{{stream_id}}", "stop": {"call_control_id": "{{call_id}}"}}
         }
       }
     }
@@ -172,6 +222,12 @@ public enum BuiltinTemplates {
         "outgoing": {
           "mark": {"action": "notify", "payload": {"mark": "{{mark}}"}},
           "clear": {"action": "clear"}
+        },
+        "telephony": {
+          "start": {"event": "websocket:connected", "content-type": "audio/l16;rate={{sample_rate}}", "call_id": "{{call_id}}", "from": "{{from}}", "to": "{{to}}"},
+          "dtmf": {"event": "websocket:dtmf", "digit": "{{digit}}", "duration": "{{duration}}"},
+          "mark": {"event": "websocket:notify", "payload": {"mark": "{{mark}}"}},
+          "cleared": {"event": "websocket:cleared"}
         }
       }
     }
@@ -196,6 +252,13 @@ public enum BuiltinTemplates {
           "mark": {"type": "mark", "data": {"name": "{{mark}}"}},
           "clear": {"type": "killAudio"},
           "disconnect": {"type": "disconnect"}
+        },
+        "telephony": {
+          "start": {"callSid": "{{call_id}}", "from": "{{from}}", "to": "{{to}}", "direction": "{{direction}}", "sampleRate": "{{sample_rate}}",
+            "mixType": "mono", "metadata": "{{custom_parameters}}"},
+          "dtmf": {"event": "dtmf", "dtmf": "{{digit}}", "duration": "{{duration|string}}"},
+          "mark": {"type": "mark", "data": {"name": "{{mark}}", "event": "playout"}},
+          "mark_cleared": {"type": "mark", "data": {"name": "{{mark}}", "event": "cleared"}}
         }
       }
     }
@@ -222,6 +285,12 @@ public enum BuiltinTemplates {
           "mark": {"command": "MARK_MEDIA", "correlation_id": "{{mark}}"},
           "clear": {"command": "FLUSH_MEDIA"},
           "hangup": {"command": "HANGUP"}
+        },
+        "telephony": {
+          "start": {"event": "MEDIA_START", "connection_id": "{{stream_id}}", "channel": "WebSocket/{{stream_id}}", "channel_id": "{{call_id}}",
+            "format": "{{encoding}}", "optimal_frame_size": "{{frame_bytes}}", "ptime": 20, "channel_variables": "{{custom_parameters}}"},
+          "dtmf": {"event": "DTMF_END", "channel_id": "{{call_id}}", "digit": "{{digit}}"},
+          "mark": {"event": "MEDIA_MARK_PROCESSED", "channel_id": "{{call_id}}", "correlation_id": "{{mark}}"}
         }
       }
     }
@@ -248,6 +317,11 @@ public enum BuiltinTemplates {
           "mark": "MARK_MEDIA {{mark}}",
           "clear": "FLUSH_MEDIA",
           "hangup": "HANGUP"
+        },
+        "telephony": {
+          "start": "MEDIA_START connection_id:{{stream_id}} channel:WebSocket/{{stream_id}} channel_id:{{call_id}} format:{{encoding}} optimal_frame_size:{{frame_bytes}} ptime:20",
+          "dtmf": "DTMF_END digit:{{digit}} channel_id:{{call_id}}",
+          "mark": "MEDIA_MARK_PROCESSED {{mark}}"
         }
       }
     }
@@ -259,7 +333,7 @@ public enum BuiltinTemplates {
     {
       "provider": "audiosocket",
       "transport": {"text": "json", "binary": "audiosocket"},
-      "audio": {"encoding": "pcm16le", "sample_rate": 8000, "channels": 1, "payload": "binary", "frame_ms": 20},
+      "audio": {"encoding": "pcm16le", "sample_rate": 8000, "channels": 1, "payload": "binary", "frame_ms": 20, "pacing": "sender"},
       "events": {
         "incoming": {"message_patterns": {
           "start": {"detection_pattern": {"kind": "uuid"}, "extraction_map": {"call_id": "uuid", "stream_id": "uuid"}},

@@ -38,6 +38,11 @@ public final class EventMapper {
         callFormat = template.defaultFormat
     }
 
+    /// Sets the call's format without a start (the side that announced it knows it).
+    func expect(_ format: AudioFormat) {
+        callFormat = format
+    }
+
     /// Maps one message (a text frame, or a binary one). Never fails: what cannot be mapped is an
     /// `.error` event that says why.
     @discardableResult

@@ -72,6 +72,8 @@ public struct EncodingNames: Sendable {
     }
 
     private var table: [(name: [UInt8], entry: Entry)] = []
+    /// Names as written, with their entries, in lookup order (own names first).
+    private var written: [(name: String, entry: Entry)] = []
 
     /// The names every template knows; a template's own `encoding_names` come first.
     public static let common: [(String, String)] = [
@@ -98,8 +100,19 @@ public struct EncodingNames: Sendable {
 
     public init(_ names: [(String, String)]) {
         for (name, value) in names + Self.common {
-            if let entry = Self.entry(value) { table.append((Array(name.lowercased().utf8), entry)) }
+            if let entry = Self.entry(value) {
+                table.append((Array(name.lowercased().utf8), entry))
+                written.append((name, entry))
+            }
         }
+    }
+
+    /// The name to write for a format (the telephony role announcing the call's format): the first
+    /// name of the encoding at exactly that rate, else the first of the encoding at any rate.
+    public func name(for format: AudioFormat) -> String {
+        written.first { $0.entry.encoding == format.encoding && $0.entry.sampleRate == format.sampleRate }?.name
+            ?? written.first { $0.entry.encoding == format.encoding && $0.entry.sampleRate == nil }?.name
+            ?? format.encoding.name
     }
 
     /// Looks up a name case-insensitively, ignoring ";parameters" except "rate=N".

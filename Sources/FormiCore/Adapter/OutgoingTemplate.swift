@@ -5,19 +5,25 @@
 // string otherwise; "{{field|string}}" forces a string, as Twilio wants its numbers); a placeholder inside
 // a longer string is inserted escaped. "{{audio}}" is the frame's audio as base64. For providers whose
 // control messages are plain-text lines (Asterisk), a template is a string rendered as is: "MARK_MEDIA {{mark}}".
+// "{{custom_parameters}}" as a whole value is the call's parameters as a JSON object.
 
 public struct OutgoingTemplate: Sendable {
     /// What a template can ask for.
     public enum Slot: String, CaseIterable, Sendable {
         case streamId = "stream_id", callId = "call_id", accountId = "account_id", mark, audio
         case sequence, timestamp, chunk, sampleRate = "sample_rate", channels, digit, track
+        case from, to, direction, reason, encoding, duration
+        case customParameters = "custom_parameters", frameBytes = "frame_bytes"
 
         var isInteger: Bool {
             switch self {
-            case .sequence, .timestamp, .chunk, .sampleRate, .channels: true
+            case .sequence, .timestamp, .chunk, .sampleRate, .channels, .duration, .frameBytes: true
             default: false
             }
         }
+
+        /// The internal event field a slot fills when a message is read back (nil for frame_bytes).
+        var field: EventField? { EventField(rawValue: rawValue) }
     }
 
     enum Segment: Sendable {
@@ -60,6 +66,8 @@ public struct OutgoingTemplate: Sendable {
                     if quoted { out.append(UInt8(ascii: "\"")) }
                     appendDecimal(number, to: &out)
                     if quoted { out.append(UInt8(ascii: "\"")) }
+                } else if slot == .customParameters && !quoted {
+                    out.append(contentsOf: values.customParameters)
                 } else {
                     out.append(UInt8(ascii: "\""))
                     guard values.appendText(slot, to: &out) else { return slot }
@@ -123,7 +131,7 @@ public struct OutgoingTemplate: Sendable {
                     throw Problem(path: path, message: "unknown conversion \"\(inner[1])\" (only |string)")
                 }
                 flush()
-                segments.append(.value(slot, quoted: inner.count == 2 || !slot.isInteger))
+                segments.append(.value(slot, quoted: inner.count == 2 || !(slot.isInteger || slot == .customParameters)))
                 return
             }
             // Placeholders inside a longer string.
@@ -179,12 +187,22 @@ public struct OutgoingValues {
     public var mark: [UInt8] = []
     public var digit: [UInt8] = []
     public var track: [UInt8] = []
+    public var from: [UInt8] = []
+    public var to: [UInt8] = []
+    public var direction: [UInt8] = []
+    public var reason: [UInt8] = []
+    /// The provider's name for the call's encoding.
+    public var encoding: [UInt8] = []
+    /// A JSON object's text (inserted as is where the template has the whole-value placeholder).
+    public var customParameters: [UInt8] = Array("{}".utf8)
     public var audio = UnsafeRawBufferPointer(start: nil, count: 0)
     public var sequence: Int64?
     public var timestamp: Int64?
     public var chunk: Int64?
     public var sampleRate: Int64?
     public var channels: Int64?
+    public var duration: Int64?
+    public var frameBytes: Int64?
 
     public init() {}
 
@@ -195,6 +213,8 @@ public struct OutgoingValues {
         case .chunk: chunk
         case .sampleRate: sampleRate
         case .channels: channels
+        case .duration: duration
+        case .frameBytes: frameBytes
         default: nil
         }
     }
@@ -217,11 +237,15 @@ public struct OutgoingValues {
         case .mark: text = mark
         case .digit: text = digit
         case .track: text = track
+        case .from: text = from
+        case .to: text = to
+        case .direction: text = direction
+        case .reason: text = reason
+        case .encoding: text = encoding
+        case .customParameters: text = customParameters
         default: return false
         }
-        var writer = JSONWriter(capacity: 0)
-        writer.appendEscaped(text)
-        out.append(contentsOf: writer.bytes)
+        appendEscaped(text, to: &out)
         return true
     }
 }

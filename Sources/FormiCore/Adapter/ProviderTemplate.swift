@@ -9,6 +9,10 @@
 //   a detection leaf {"$exists": true | false}: presence rather than equality
 //   "events.outgoing.<name>": a message with "{{field}}" placeholders (media, mark, clear, and extras
 //   such as Vonage's notify); "clear": null declares that clearing is local (AudioSocket has no command).
+//   "events.telephony.<name>": the provider's own messages (connected, start, media, dtmf, mark echoes,
+//   mark_cleared, cleared, stop), for sessions in the telephony role, which speak as the provider.
+//   "audio.pacing": "provider" (it buffers what it is sent and plays it in time) or "sender" (it plays
+//   frames as they arrive, so the sender must send them in real time: AudioSocket).
 //
 // Loading checks the whole template and reports every problem at once, each naming its field. The seed's
 // mandatory events: handshake (connected, or start standing in), meta (start), audio (media), and clear
@@ -43,6 +47,7 @@ public final class ProviderTemplate {
     public enum TextTransport: String, Sendable { case json, lines }
     public enum BinaryTransport: String, Sendable { case reject, media, audiosocket }
     public enum Payload: String, Sendable { case base64, binary }
+    public enum Pacing: String, Sendable { case provider, sender }
 
     /// How outgoing audio must be cut: exact frames (in bytes, or in ms of the call's format), or
     /// multiples within bounds.
@@ -83,6 +88,7 @@ public final class ProviderTemplate {
     public let payload: Payload
     public let defaultFormat: AudioFormat
     public let frameRule: FrameRule
+    public let pacing: Pacing
     public let encodingNames: EncodingNames
     let patterns: [Pattern]
     let paths: PathTable
@@ -90,13 +96,22 @@ public final class ProviderTemplate {
     let extraNames: [String]
     /// Outgoing messages by name; a nil template means the action is local (no wire message).
     public let outgoing: [String: OutgoingTemplate?]
+    /// The provider's own messages, for the telephony role.
+    public let telephony: [String: OutgoingTemplate]
+    /// Whether the template describes what an agent server sends (see `ServerTemplate`): the seed's
+    /// mandatory events do not apply.
+    let serverSide: Bool
 
     /// The template's own JSON, kept for the life of the template: detection values point into it.
     private let source: UnsafeMutableRawBufferPointer
     private let document: JSONDocument
 
     /// Loads and validates a template.
-    public init(json: some Collection<UInt8>) throws(TemplateError) {
+    public convenience init(json: some Collection<UInt8>) throws(TemplateError) {
+        try self.init(json: json, serverSide: false)
+    }
+
+    init(json: some Collection<UInt8>, serverSide: Bool) throws(TemplateError) {
         source = .allocate(byteCount: max(json.count, 1), alignment: 1)
         _ = source.initializeMemory(as: UInt8.self, from: json)
         var document = JSONDocument(limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 1 << 16))
@@ -107,7 +122,7 @@ public final class ProviderTemplate {
             throw .json(error)
         }
         self.document = document
-        var loader = TemplateLoader(root: document.root)
+        var loader = TemplateLoader(root: document.root, serverSide: serverSide)
         let loaded = loader.load()
         guard loader.problems.isEmpty, let loaded else {
             source.deallocate()
@@ -119,12 +134,18 @@ public final class ProviderTemplate {
         payload = loaded.payload
         defaultFormat = loaded.format
         frameRule = loaded.frameRule
+        pacing = loaded.pacing
         encodingNames = loaded.encodingNames
         patterns = loaded.patterns
         paths = loader.paths
         extraNames = loader.extraNames
         outgoing = loaded.outgoing
+        telephony = loaded.telephony
+        self.serverSide = serverSide
     }
+
+    /// The root of the template's JSON (alive as long as the template).
+    var root: JSONValue { document.root }
 
     deinit { source.deallocate() }
 
@@ -158,17 +179,23 @@ struct TemplateLoader {
         var payload: ProviderTemplate.Payload
         var format: AudioFormat
         var frameRule: ProviderTemplate.FrameRule
+        var pacing: ProviderTemplate.Pacing
         var encodingNames: EncodingNames
         var patterns: [ProviderTemplate.Pattern]
         var outgoing: [String: OutgoingTemplate?]
+        var telephony: [String: OutgoingTemplate]
     }
 
     let root: JSONValue
+    let serverSide: Bool
     var problems: [TemplateProblem] = []
     var paths = PathTable()
     var extraNames: [String] = []
 
-    init(root: JSONValue) { self.root = root }
+    init(root: JSONValue, serverSide: Bool = false) {
+        self.root = root
+        self.serverSide = serverSide
+    }
 
     mutating func problem(_ field: String, _ message: String) {
         problems.append(TemplateProblem(field: field, message: message))
@@ -191,6 +218,7 @@ struct TemplateLoader {
         let payload = enumValue(audio?["payload"], "audio.payload", default: binary == .reject ? ProviderTemplate.Payload.base64 : .binary)
         let format = audioFormat(audio)
         let frameRule = frameRule(audio, format: format)
+        let pacing = enumValue(audio?["pacing"], "audio.pacing", default: ProviderTemplate.Pacing.provider)
         let names = encodingNames(audio?["encoding_names"])
 
         let events = root["events"]
@@ -205,8 +233,22 @@ struct TemplateLoader {
             problem("events.incoming.message_patterns", "an object of message patterns is required")
         }
         let outgoing = outgoingTemplates(events?["outgoing"], payload: payload, plainText: text == .lines)
+        var telephony: [String: OutgoingTemplate] = [:]
+        for (key, template) in outgoingTemplates(events?["telephony"], payload: payload, plainText: text == .lines, section: "telephony") {
+            if let template { telephony[key] = template }
+        }
+        if let known = events?["telephony"], known.kind == .object {
+            let names: Set<String> = ["connected", "start", "media", "dtmf", "mark", "mark_cleared", "cleared", "stop"]
+            for member in known.members where !names.contains(member.key.string ?? "") {
+                problem("events.telephony.\(member.key.string ?? "")", "unknown provider message (connected, start, media, dtmf, mark, mark_cleared, cleared, stop)")
+            }
+        }
 
-        // The seed's mandatory events.
+        // The seed's mandatory events (for what a provider sends; an agent server's messages differ).
+        guard !serverSide else {
+            return problems.isEmpty ? Loaded(name: name, text: text, binary: binary, payload: payload, format: format, frameRule: frameRule,
+                                             pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony) : nil
+        }
         let kinds = Set(patterns.map(\.kind))
         if !kinds.contains(.connected) && !kinds.contains(.start) {
             problem("events.incoming.message_patterns.connected", "the handshake is mandatory: a connected pattern, or start standing in for it")
@@ -222,7 +264,7 @@ struct TemplateLoader {
         }
         guard problems.isEmpty else { return nil }
         return Loaded(name: name, text: text, binary: binary, payload: payload, format: format, frameRule: frameRule,
-                      encodingNames: names, patterns: patterns, outgoing: outgoing)
+                      pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony)
     }
 
     mutating func enumValue<T: RawRepresentable>(_ value: JSONValue?, _ field: String, default fallback: T) -> T where T.RawValue == String {
@@ -377,11 +419,13 @@ struct TemplateLoader {
         }
     }
 
-    mutating func outgoingTemplates(_ value: JSONValue?, payload: ProviderTemplate.Payload, plainText: Bool) -> [String: OutgoingTemplate?] {
+    mutating func outgoingTemplates(
+        _ value: JSONValue?, payload: ProviderTemplate.Payload, plainText: Bool, section: String = "outgoing"
+    ) -> [String: OutgoingTemplate?] {
         var result: [String: OutgoingTemplate?] = [:]
         guard let value else { return result }
         guard value.kind == .object else {
-            problem("events.outgoing", "must be an object of name: message template")
+            problem("events.\(section)", "must be an object of name: message template")
             return result
         }
         for member in value.members {
@@ -392,16 +436,16 @@ struct TemplateLoader {
             }
             do throws(OutgoingTemplate.Problem) {
                 guard !plainText || member.value.kind == .string else {
-                    problem("events.outgoing.\(key)", "a provider with plain-text control lines takes string templates, e.g. \"MARK_MEDIA {{mark}}\"")
+                    problem("events.\(section).\(key)", "a provider with plain-text control lines takes string templates, e.g. \"MARK_MEDIA {{mark}}\"")
                     continue
                 }
                 let template = try OutgoingTemplate(member.value, plainText: plainText)
                 if key == "media" && payload == .base64 && !template.placeholders.contains("audio") {
-                    problem("events.outgoing.media", "must carry {{audio}}")
+                    problem("events.\(section).media", "must carry {{audio}}")
                 }
                 result[key] = .some(template)
             } catch {
-                problem("events.outgoing.\(key)\(error.path.isEmpty ? "" : "." + error.path)", error.message)
+                problem("events.\(section).\(key)\(error.path.isEmpty ? "" : "." + error.path)", error.message)
             }
         }
         return result

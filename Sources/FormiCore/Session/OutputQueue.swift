@@ -1,0 +1,86 @@
+// Messages a session has rendered for the host to send, in order. Media messages carry the duration of
+// their audio, so that pacing can hold them back and a barge-in can drop every one not yet taken.
+
+struct OutputQueue: ~Copyable {
+    enum Kind: Equatable {
+        case media(micros: Int64)
+        /// A mark, by its id among the session's outstanding marks.
+        case mark(id: Int64)
+        /// No bytes: where the host flushed an utterance (never handed out).
+        case utteranceEnd
+        case control
+    }
+
+    struct Message {
+        var range: Range<Int>
+        var binary: Bool
+        var kind: Kind
+    }
+
+    private var messages: [Message] = []
+    private var bytes = ByteStore(capacity: 4096)
+    private var head = 0
+    /// Audio waiting in the queue, in microseconds.
+    private(set) var queuedMicros: Int64 = 0
+
+    init() { messages.reserveCapacity(64) }
+
+    var isEmpty: Bool { head == messages.count }
+    var count: Int { messages.count &- head }
+    var first: Message? { head < messages.count ? messages[head] : nil }
+
+    mutating func push(_ message: [UInt8], binary: Bool, kind: Kind) {
+        message.withUnsafeBytes { push($0, binary: binary, kind: kind) }
+    }
+
+    mutating func push(_ message: UnsafeRawBufferPointer, binary: Bool, kind: Kind) {
+        compactIfDrained()
+        messages.append(Message(range: bytes.append(message), binary: binary, kind: kind))
+        if case .media(let micros) = kind { queuedMicros &+= micros }
+    }
+
+    /// The next message and its bytes (valid until the queue next changes).
+    mutating func pop() -> (message: Message, bytes: UnsafeRawBufferPointer)? {
+        guard head < messages.count else { return nil }
+        let message = messages[head]
+        head &+= 1
+        if case .media(let micros) = message.kind { queuedMicros &-= micros }
+        return (message, bytes.view(message.range))
+    }
+
+    /// Drops every media and mark message not yet taken, keeping other control messages in order.
+    /// Returns the audio dropped (µs) and the ids of the marks dropped.
+    mutating func dropMedia() -> (micros: Int64, marks: [Int64]) {
+        var dropped: Int64 = 0
+        var marks: [Int64] = []
+        var kept = head
+        for index in head..<messages.count {
+            switch messages[index].kind {
+            case .media(let micros): dropped &+= micros
+            case .mark(let id): marks.append(id)
+            case .utteranceEnd: break
+            case .control:
+                messages[kept] = messages[index]
+                kept &+= 1
+            }
+        }
+        messages.removeSubrange(kept..<messages.count)
+        queuedMicros = 0
+        return (dropped, marks)
+    }
+
+    mutating func removeAll() {
+        messages.removeAll(keepingCapacity: true)
+        bytes.removeAll()
+        head = 0
+        queuedMicros = 0
+    }
+
+    private mutating func compactIfDrained() {
+        if head > 0 && head == messages.count {
+            messages.removeAll(keepingCapacity: true)
+            bytes.removeAll()
+            head = 0
+        }
+    }
+}

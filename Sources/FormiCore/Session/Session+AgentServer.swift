@@ -1,0 +1,368 @@
+// The agent-server role: the provider's frames in, internal events out; the agent's audio in, the
+// provider's messages out; marks, barge-in and playback truth.
+
+/// A mark sent towards the provider and not yet echoed. The session's own marks (`auto`) measure
+/// playback and are never shown to the host; marks the provider cannot carry (`wire` false) are
+/// resolved by the clock.
+struct OutstandingMark {
+    var id: Int64
+    var name: [UInt8]
+    /// Position on the playback timeline (µs) that the mark follows.
+    var position: Int64
+    var auto: Bool
+    var wire: Bool
+    var sent = false
+}
+
+extension Session {
+    // MARK: provider -> host
+
+    func handleProviderEvent(_ event: ProviderEvent) {
+        if state == .stopped {
+            return reject("\(event.kind == .error ? "message" : event.kind.name) after stop: rejected")
+        }
+        switch event.kind {
+        case .error:
+            stats.errors &+= 1
+            events.push(event)
+        case .ignored:
+            break
+        case .connected:
+            guard state == .awaitingHandshake else { return reject("duplicate connected: rejected") }
+            state = .awaitingStart
+            events.push(event)
+        case .start:
+            guard state != .streaming else {
+                return reject("duplicate start: rejected (the call keeps the format of the first start)")
+            }
+            do throws(SessionError) {
+                try beginCall(event)
+            } catch {
+                return reject("start: \(error.message)")
+            }
+            state = .streaming
+            stats.startedAt = now.map { $0 / 1000 }
+            events.push(event)
+            releaseEarlyMedia()
+        case .media:
+            stats.framesIn &+= 1
+            guard state == .streaming else { return holdEarlyMedia(event) }
+            acceptMedia(event)
+        case .dtmf:
+            stats.dtmfDigits &+= 1
+            events.push(event)
+        case .mark:
+            markEchoed(event)
+        case .clear:
+            events.push(event)
+        case .stop:
+            flushReorder()
+            state = .stopped
+            stats.endedAt = now.map { $0 / 1000 }
+            events.push(event)
+        }
+    }
+
+    /// Sets the call up from its start: the format, the ids outgoing messages need, the transcoders.
+    private func beginCall(_ start: ProviderEvent) throws(SessionError) {
+        let format = start.format
+        let frame = frameBytes(for: format)
+        guard frame % format.bytesPerFrame == 0 else {
+            throw .unsupported("\(frame)-byte frames split a sample of \(format.encoding.name)")
+        }
+        do throws(AudioError) {
+            inbound = try Transcoder(from: format, to: localFormat, quality: config.resamplerQuality)
+            outbound = try Transcoder(from: localFormat, to: format, quality: config.resamplerQuality, frameBytes: frame)
+        } catch {
+            throw .unsupported("cannot convert between \(format.encoding.name) \(format.sampleRate) Hz and the local format: \(error)")
+        }
+        callFormat = format
+        values.streamId = start.texts[.streamId].map(Array.init) ?? []
+        values.callId = start.texts[.callId].map(Array.init) ?? []
+        values.accountId = start.texts[.accountId].map(Array.init) ?? []
+        values.encoding = Array(template.encodingNames.name(for: format).utf8)
+        values.sampleRate = Int64(format.sampleRate)
+        values.channels = Int64(format.channels)
+        values.frameBytes = Int64(frame)
+    }
+
+    /// Media before start: held until start says what it is, up to a limit.
+    private func holdEarlyMedia(_ event: ProviderEvent) {
+        guard let audio = event.audio else { return }
+        guard early.count < config.earlyMediaFrames else {
+            let dropped = early.count &+ 1
+            earlyLost &+= Int64(dropped)
+            stats.lostFrames = earlyLost &+ reorder.lost
+            early.removeAll(keepingCapacity: true)
+            return reject("media before start: \(dropped) frames arrived without a start and were dropped")
+        }
+        stats.earlyFrames &+= 1
+        early.append(MediaReorder.Frame(key: 0, audio: Array(audio), sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk))
+    }
+
+    private func releaseEarlyMedia() {
+        let held = early
+        early.removeAll(keepingCapacity: true)
+        for frame in held { deliverHeld(frame) }
+    }
+
+    /// Media in the stream: in order through the reorder window, then converted and delivered.
+    private func acceptMedia(_ event: ProviderEvent) {
+        guard let audio = event.audio else { return }
+        let key = event.chunk ?? event.sequence
+        switch reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk) {
+        case .deliver:
+            deliver(event, audio: audio)
+            while let frame = reorder.nextReady() {
+                deliverHeld(frame)
+                reorder.recycle(frame)
+            }
+        case .held, .late, .duplicate:
+            break
+        }
+        syncReorderCounters()
+    }
+
+    private func flushReorder() {
+        while let frame = reorder.nextReady(flushing: true) {
+            deliverHeld(frame)
+            reorder.recycle(frame)
+        }
+        syncReorderCounters()
+    }
+
+    private func syncReorderCounters() {
+        stats.lateFrames = reorder.late
+        stats.reorderedFrames = reorder.reordered
+        stats.duplicateFrames = reorder.duplicates
+        stats.lostFrames = earlyLost &+ reorder.lost
+    }
+
+    private func deliverHeld(_ frame: MediaReorder.Frame) {
+        var event = ProviderEvent(format: callFormat)
+        event.kind = .media
+        event.sequence = frame.sequence
+        event.timestamp = frame.timestamp
+        event.chunk = frame.chunk
+        event.texts[.streamId] = nil
+        frame.audio.withUnsafeBytes { audio in
+            event.audio = audio
+            deliver(event, audio: audio)
+        }
+    }
+
+    /// Converts one frame of the call's audio to the local format and queues its media event.
+    private func deliver(_ event: ProviderEvent, audio: UnsafeRawBufferPointer) {
+        guard var transcoder = inbound else { return }
+        if transcoder.input != event.format {
+            // The provider changed the format mid-call (no built-in provider does): follow it.
+            guard let replacement = try? Transcoder(from: event.format, to: localFormat, quality: config.resamplerQuality) else {
+                return reject("media: cannot convert \(event.format.encoding.name) \(event.format.sampleRate) Hz")
+            }
+            inbound = replacement
+            transcoder = replacement
+        }
+        guard let reserved = transcoder.maxOutputBytes(forInputBytes: audio.count) else { return }
+        stats.callerAudioMicros &+= SessionStats.micros(bytes: audio.count, format: event.format)
+        let room = events.audioRoom(reserved)
+        do throws(AudioError) {
+            let written = try transcoder.process(audio, into: room)
+            var converted = event
+            converted.format = localFormat
+            events.pushWritten(converted, reserved: reserved, length: written)
+        } catch {
+            events.pushWritten(event, reserved: reserved, length: 0)
+            reject("media: \(error)")
+        }
+    }
+
+    // MARK: host -> provider
+
+    /// Agent audio in the local format: converted, framed and queued as the provider's media messages.
+    /// Throws (queuing nothing) before start, after stop, on a partial sample, or past the queue cap.
+    func sendAgentAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
+        guard state == .streaming, let outbound else {
+            throw .state(state == .stopped ? "the call has ended" : "no start yet: the call's format is not known")
+        }
+        guard audio.count % localFormat.bytesPerFrame == 0 else {
+            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(localFormat.bytesPerFrame)-byte frames")
+        }
+        let micros = SessionStats.micros(bytes: audio.count, format: localFormat)
+        let cap = Int64(config.maxQueuedMilliseconds) &* 1000
+        guard output.queuedMicros &+ micros <= cap else {
+            throw .limit("agent audio queue full: \(output.queuedMicros / 1000) ms waiting, \(micros / 1000) ms more would pass the cap of \(config.maxQueuedMilliseconds) ms")
+        }
+        let framed: UnsafeRawBufferPointer
+        do throws(AudioError) {
+            framed = try convert(audio, with: outbound)
+        } catch {
+            throw .invalidAudio("\(error)")
+        }
+        stats.agentAudioMicros &+= micros
+        emitAgentFrames(framed)
+    }
+
+    /// Ends an utterance: the last partial frame goes out padded with silence, then a playback mark.
+    func flushAgentAudio() throws(SessionError) {
+        guard state == .streaming, let outbound else { throw .state("no call is streaming") }
+        emitAgentFrames(drain(outbound))
+        if config.playbackMarkInterval > 0 && sinceAutoMark > 0 { queueMark(nil) }
+        output.push(UnsafeRawBufferPointer(start: nil, count: 0), binary: false, kind: .utteranceEnd)
+    }
+
+    /// A named mark after the audio sent so far (which is flushed first so the mark follows all of it).
+    func sendAgentMark(_ name: [UInt8]) throws(SessionError) {
+        guard state == .streaming, let outbound else { throw .state("no call is streaming") }
+        guard !name.starts(with: Self.autoMarkPrefix) else { throw .invalidConfig("mark names starting \"formi:\" are the session's own") }
+        guard !name.isEmpty, name.count <= 256 else { throw .invalidConfig("a mark name is 1 to 256 bytes") }
+        emitAgentFrames(drain(outbound))
+        queueMark(name)
+        stats.marksSent &+= 1
+    }
+
+    /// Barge-in: every agent frame not yet taken is dropped, the provider is told to clear what it
+    /// holds, and outstanding marks are reported cleared. Returns the interrupted utterance's figures.
+    func interruptAgent() throws(SessionError) -> PlaybackReport {
+        guard state == .streaming else { throw .state("no call is streaming") }
+        let unsent = output.dropMedia().micros
+        outbound?.reset()
+        sinceAutoMark = 0
+        let unplayed = tracker.unplayed(now: now)
+        let report = tracker.interrupt(now: now, queued: 0)
+        stats.interruptions &+= 1
+        stats.interruptedAudioMicros &+= unsent &+ unplayed
+        if let clear = template.outgoing["clear"] ?? nil, render(clear, name: "clear") {
+            output.push(rendered, binary: false, kind: .control)
+        }
+        clearedMarkNames.removeAll(keepingCapacity: true)
+        for mark in marks where !mark.auto {
+            pushMarkEvent(mark.name, reason: "cleared")
+            stats.marksCleared &+= 1
+            if mark.wire && mark.sent { clearedMarkNames.append(mark.name) }
+        }
+        marks.removeAll(keepingCapacity: true)
+        return report
+    }
+
+    func endAgentCall(reason: String) {
+        flushReorder()
+        if let hangup = (template.outgoing["hangup"] ?? nil) ?? (template.outgoing["disconnect"] ?? nil), render(hangup, name: "hangup") {
+            output.push(rendered, binary: false, kind: .control)
+        }
+        var event = ProviderEvent(format: callFormat)
+        event.kind = .stop
+        Array(reason.utf8).withUnsafeBytes { text in
+            event.texts[.reason] = text
+            events.push(event)
+        }
+    }
+
+    /// The current (or last interrupted) utterance's playback figures.
+    public func playbackReport() -> PlaybackReport {
+        tracker.report(now: now, queued: output.queuedMicros)
+    }
+
+    // MARK: frames and marks
+
+    /// Queues one media message per whole frame of `framed` (a multiple of the frame size).
+    private func emitAgentFrames(_ framed: UnsafeRawBufferPointer) {
+        guard let outbound, outbound.frameBytes > 0 else { return }
+        let size = outbound.frameBytes
+        var offset = 0
+        while offset &+ size <= framed.count {
+            let frame = UnsafeRawBufferPointer(rebasing: framed[offset..<(offset &+ size)])
+            offset &+= size
+            let micros = SessionStats.micros(bytes: size, format: callFormat)
+            switch template.binary {
+            case .media where template.payload == .binary:
+                output.push(frame, binary: true, kind: .media(micros: micros))
+            case .audiosocket:
+                rendered.removeAll(keepingCapacity: true)
+                AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: callFormat.sampleRate) ?? 0x10, payload: frame, to: &rendered)
+                output.push(rendered, binary: true, kind: .media(micros: micros))
+            default:
+                guard let media = template.outgoing["media"] ?? nil else { continue }
+                values.audio = frame
+                guard render(media, name: "media") else { continue }
+                output.push(rendered, binary: false, kind: .media(micros: micros))
+            }
+            stats.framesOut &+= 1
+            sinceAutoMark &+= micros
+            if config.playbackMarkInterval > 0 && sinceAutoMark >= Int64(config.playbackMarkInterval) &* 1000 {
+                queueMark(nil)
+            }
+        }
+        values.audio = UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+
+    /// Queues a mark after everything queued so far: the host's (`name`) or the session's own (nil).
+    private func queueMark(_ name: [UInt8]?) {
+        markCounter &+= 1
+        sinceAutoMark = 0
+        let auto = name == nil
+        let markName = name ?? (Self.autoMarkPrefix + Array(String(markCounter).utf8))
+        let wire = template.patterns.contains { $0.kind == .mark } && (template.outgoing["mark"] ?? nil) != nil
+        if auto && !wire { return }  // the clock alone measures playback then
+        var mark = OutstandingMark(id: markCounter, name: markName, position: tracker.sent &+ output.queuedMicros, auto: auto, wire: wire)
+        if wire, let template = template.outgoing["mark"] ?? nil {
+            values.mark = markName
+            if render(template, name: "mark") {
+                output.push(rendered, binary: false, kind: .mark(id: mark.id))
+            } else {
+                mark.wire = false
+            }
+        }
+        marks.append(mark)
+    }
+
+    /// The provider echoed a mark: the audio before it has played.
+    private func markEchoed(_ event: ProviderEvent) {
+        guard let name = event.texts[.mark] else { return events.push(event) }
+        let providerCleared = event.texts[.reason].map { $0.elementsEqual("cleared".utf8) } ?? false
+        if let index = marks.firstIndex(where: { $0.wire && $0.name.elementsEqual(name) }) {
+            // Echoes come in order: wire marks before this one have played too.
+            var i = 0
+            var last = index
+            while i <= last {
+                let mark = marks[i]
+                guard mark.wire else {
+                    i &+= 1
+                    continue
+                }
+                marks.remove(at: i)
+                last &-= 1
+                if !providerCleared { tracker.confirm(mark.position, now: now) }
+                guard !mark.auto else { continue }
+                pushMarkEvent(mark.name, reason: providerCleared ? "cleared" : "played")
+                if providerCleared { stats.marksCleared &+= 1 } else { stats.marksPlayed &+= 1 }
+            }
+            return
+        }
+        if name.starts(with: Self.autoMarkPrefix) { return }
+        if let index = clearedMarkNames.firstIndex(where: { $0.elementsEqual(name) }) {
+            // Echo of a mark an interrupt already reported cleared.
+            clearedMarkNames.remove(at: index)
+            return
+        }
+        events.push(event)
+    }
+
+    /// Marks the provider cannot echo: played once the clock says their audio has.
+    func resolveLocalMarks() {
+        guard marks.contains(where: { !$0.wire }) else { return }
+        let played = tracker.estimated(now: now)
+        var index = 0
+        while index < marks.count {
+            let mark = marks[index]
+            if !mark.wire && mark.position <= played && mark.position <= tracker.sent {
+                if !mark.auto {
+                    pushMarkEvent(mark.name, reason: "played")
+                    stats.marksPlayed &+= 1
+                }
+                marks.remove(at: index)
+            } else {
+                index &+= 1
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+// The telephony role: the session speaks as the provider. It announces the call (connected, start),
+// sends the caller's audio as the provider's media messages, reads the agent server's messages with the
+// template's derived server side (ServerTemplate.swift), and keeps the agent's audio in a playback queue
+// that the host reads at its own 20 ms clock. Marks are echoed exactly when the audio before them has
+// been read; clear empties the queue.
+
+extension Session {
+    /// Queues the provider's first messages: connected (if the provider has one) and start.
+    func announceCall() throws(SessionError) {
+        let format = config.callFormat ?? template.defaultFormat
+        guard SampleRate.isSupported(format.sampleRate), format.channels == 1 || format.channels == 2 else {
+            throw .invalidConfig("unsupported call format: \(format.sampleRate) Hz, \(format.channels) channels")
+        }
+        let call = config.call
+        var parameters = JSONDocument(limits: JSONLimits(maxBytes: 64 * 1024, maxDepth: 16, maxValues: 1024))
+        let parametersText = Array(call.customParameters.utf8)
+        let problem: String? = parametersText.withUnsafeBytes { bytes in
+            do throws(JSONError) {
+                try parameters.parse(bytes)
+                return parameters.root.kind == .object ? nil : "not an object"
+            } catch {
+                return error.message
+            }
+        }
+        if let problem { throw .invalidConfig("custom_parameters must be a JSON object: \(problem)") }
+        if template.binary == .audiosocket {
+            guard format.encoding == .pcm16LE, format.channels == 1, AudioSocketStream.audioType(sampleRate: format.sampleRate) != nil else {
+                throw .invalidConfig("AudioSocket carries 16-bit little-endian mono PCM at 8, 12, 16, 24, 32, 44.1 or 48 kHz")
+            }
+            guard AudioSocketStream.uuidBytes(call.callId) != nil else {
+                throw .invalidConfig("AudioSocket identifies a call by a UUID: call_id \"\(call.callId)\" is not one")
+            }
+        } else if template.telephony["start"] == nil {
+            throw .unsupported("\(template.name) has no events.telephony.start: it cannot be used in the telephony role")
+        }
+        if template.payload == .base64 && template.telephony["media"] == nil {
+            throw .unsupported("\(template.name) has no events.telephony.media: it cannot send caller audio")
+        }
+        let frame = callerFrameBytes(for: format)
+        do throws(AudioError) {
+            outbound = try Transcoder(from: localFormat, to: format, quality: config.resamplerQuality, frameBytes: frame)
+            inbound = try Transcoder(from: format, to: localFormat, quality: config.resamplerQuality)
+        } catch {
+            throw .unsupported("cannot convert between the local format and \(format.encoding.name) \(format.sampleRate) Hz: \(error)")
+        }
+        callFormat = format
+        mapper.expect(format)
+        values.streamId = Array(call.streamId.utf8)
+        values.callId = Array(call.callId.utf8)
+        values.accountId = Array(call.accountId.utf8)
+        values.from = Array(call.from.utf8)
+        values.to = Array(call.to.utf8)
+        values.direction = Array(call.direction.utf8)
+        values.customParameters = parametersText
+        values.encoding = Array(template.encodingNames.name(for: format).utf8)
+        values.sampleRate = Int64(format.sampleRate)
+        values.channels = Int64(format.channels)
+        values.frameBytes = Int64(format.bytesPer20ms)
+
+        if let connected = template.telephony["connected"] { try sendProviderMessage(connected, name: "connected") }
+        if template.binary == .audiosocket {
+            rendered.removeAll(keepingCapacity: true)
+            (AudioSocketStream.uuidBytes(call.callId) ?? []).withUnsafeBytes {
+                AudioSocketStream.appendFrame(type: AudioSocketStream.uuid, payload: $0, to: &rendered)
+            }
+            output.push(rendered, binary: true, kind: .control)
+        } else if let start = template.telephony["start"] {
+            try sendProviderMessage(start, name: "start")
+        }
+        state = .streaming
+    }
+
+    /// Caller audio goes out in 20 ms frames unless the provider's own frames are fixed otherwise.
+    private func callerFrameBytes(for format: AudioFormat) -> Int {
+        let rule = template.frameRule
+        if rule.exact != nil || rule.milliseconds != nil { return frameBytes(for: format) }
+        return format.bytesPer20ms
+    }
+
+    /// Renders one of the provider's own messages (numbering it) and queues it.
+    private func sendProviderMessage(_ message: OutgoingTemplate, name: String, kind: OutputQueue.Kind = .control) throws(SessionError) {
+        sequence &+= 1
+        values.sequence = sequence
+        rendered.removeAll(keepingCapacity: true)
+        if let missing = message.render(values, into: &rendered) {
+            throw .unsupported("cannot render \(name): no value for {{\(missing.rawValue)}}")
+        }
+        output.push(rendered, binary: false, kind: kind)
+    }
+
+    // MARK: host -> agent server
+
+    /// The caller's audio in the local format, as the provider's media messages.
+    func sendCallerAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
+        guard state == .streaming, let outbound else { throw .state("the call has ended") }
+        guard audio.count % localFormat.bytesPerFrame == 0 else {
+            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(localFormat.bytesPerFrame)-byte frames")
+        }
+        let framed: UnsafeRawBufferPointer
+        do throws(AudioError) {
+            framed = try convert(audio, with: outbound)
+        } catch {
+            throw .invalidAudio("\(error)")
+        }
+        stats.callerAudioMicros &+= SessionStats.micros(bytes: audio.count, format: localFormat)
+        try emitCallerFrames(framed)
+    }
+
+    private func emitCallerFrames(_ framed: UnsafeRawBufferPointer) throws(SessionError) {
+        guard let outbound, outbound.frameBytes > 0 else { return }
+        let size = outbound.frameBytes
+        var offset = 0
+        while offset &+ size <= framed.count {
+            let frame = UnsafeRawBufferPointer(rebasing: framed[offset..<(offset &+ size)])
+            offset &+= size
+            let micros = SessionStats.micros(bytes: size, format: callFormat)
+            if template.binary == .audiosocket {
+                rendered.removeAll(keepingCapacity: true)
+                AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: callFormat.sampleRate) ?? 0x10, payload: frame, to: &rendered)
+                output.push(rendered, binary: true, kind: .media(micros: micros))
+            } else if template.payload == .binary {
+                output.push(frame, binary: true, kind: .media(micros: micros))
+            } else if let media = template.telephony["media"] {
+                chunk &+= 1
+                values.chunk = chunk
+                values.timestamp = callerMicros / 1000
+                values.audio = frame
+                defer { values.audio = UnsafeRawBufferPointer(start: nil, count: 0) }
+                try sendProviderMessage(media, name: "media", kind: .media(micros: micros))
+            }
+            callerMicros &+= micros
+            stats.framesOut &+= 1
+        }
+    }
+
+    /// A DTMF digit from the caller.
+    func sendCallerDigit(_ digit: UInt8, durationMilliseconds: Int64) throws(SessionError) {
+        guard state == .streaming else { throw .state("the call has ended") }
+        guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) || [UInt8(ascii: "*"), UInt8(ascii: "#")].contains(digit)
+                || (UInt8(ascii: "A")...UInt8(ascii: "D")).contains(digit) else {
+            throw .invalidConfig("a DTMF digit is 0-9, *, # or A-D")
+        }
+        if template.binary == .audiosocket {
+            rendered.removeAll(keepingCapacity: true)
+            withUnsafeBytes(of: digit) { AudioSocketStream.appendFrame(type: AudioSocketStream.dtmf, payload: $0, to: &rendered) }
+            output.push(rendered, binary: true, kind: .control)
+        } else {
+            guard let dtmf = template.telephony["dtmf"] else { throw .unsupported("\(template.name) has no events.telephony.dtmf") }
+            values.digit = [digit]
+            values.duration = durationMilliseconds
+            try sendProviderMessage(dtmf, name: "dtmf")
+        }
+        stats.dtmfDigits &+= 1
+    }
+
+    func endTelephonyCall(reason: String) {
+        values.reason = Array(reason.utf8)
+        if template.binary == .audiosocket {
+            output.push([AudioSocketStream.hangup, 0, 0], binary: true, kind: .control)
+        } else if let stop = template.telephony["stop"] {
+            try? sendProviderMessage(stop, name: "stop")
+        }
+    }
+
+    // MARK: agent server -> host
+
+    func handleServerEvent(_ event: ProviderEvent) {
+        if state == .stopped {
+            return reject("\(event.kind == .error ? "message" : event.kind.name) after the call ended: rejected")
+        }
+        switch event.kind {
+        case .error:
+            stats.errors &+= 1
+            events.push(event)
+        case .media:
+            stats.framesIn &+= 1
+            queuePlayback(event)
+        case .mark:
+            guard let name = event.texts[.mark] else { return reject("mark without a name") }
+            stats.marksSent &+= 1
+            if playback.isEmpty {
+                echoMark(Array(name), cleared: false)
+            } else {
+                playback.appendMark(name)
+            }
+        case .clear:
+            let dropped = playback.clear()
+            let droppedMicros = SessionStats.micros(bytes: dropped, format: localFormat)
+            stats.interruptions &+= 1
+            stats.interruptedAudioMicros &+= droppedMicros
+            for mark in playback.takeMarks() { echoMark(mark.name, cleared: true) }
+            if let cleared = template.telephony["cleared"] { try? sendProviderMessage(cleared, name: "cleared") }
+            events.push(event)
+        case .stop:
+            state = .stopped
+            stats.endedAt = now.map { $0 / 1000 }
+            events.push(event)
+        case .ignored, .connected, .start, .dtmf:
+            break
+        }
+    }
+
+    /// The agent's audio, converted to the local format, into the playback queue.
+    private func queuePlayback(_ event: ProviderEvent) {
+        guard let audio = event.audio, var transcoder = inbound else { return }
+        if transcoder.input != event.format {
+            guard let replacement = try? Transcoder(from: event.format, to: localFormat, quality: config.resamplerQuality) else {
+                return reject("media: cannot convert \(event.format.encoding.name) \(event.format.sampleRate) Hz")
+            }
+            inbound = replacement
+            transcoder = replacement
+        }
+        let converted: UnsafeRawBufferPointer
+        do throws(AudioError) {
+            converted = try convert(audio, with: transcoder)
+        } catch {
+            return reject("media: \(error)")
+        }
+        let micros = SessionStats.micros(bytes: converted.count, format: localFormat)
+        guard playback.append(converted) else {
+            stats.overflowAudioMicros &+= micros
+            return reject("playback queue full: \(micros / 1000) ms of agent audio dropped (cap \(config.maxQueuedMilliseconds) ms)")
+        }
+        stats.agentAudioMicros &+= micros
+    }
+
+    /// Fills `out` with the next audio to play (padded with silence when the queue runs short) and
+    /// echoes the marks whose audio has now been read. Returns the bytes of real audio.
+    func readPlayback(into out: UnsafeMutableRawBufferPointer) -> Int {
+        let whole = out.count &- out.count % localFormat.bytesPerFrame
+        let read = playback.read(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<whole]))
+        if read < out.count {
+            let silence = localFormat.encoding.silence
+            for i in read..<out.count { out[i] = silence[i % silence.count] }
+        }
+        stats.playedAudioMicros &+= SessionStats.micros(bytes: read, format: localFormat)
+        while let mark = playback.nextDueMark() {
+            echoMark(mark.name, cleared: false)
+        }
+        return read
+    }
+
+    /// Audio waiting in the playback queue (µs).
+    var queuedPlaybackMicros: Int64 { SessionStats.micros(bytes: playback.count, format: localFormat) }
+
+    /// Tells the agent server that a mark's audio has played (or was cleared).
+    private func echoMark(_ name: [UInt8], cleared: Bool) {
+        guard let template = (cleared ? self.template.telephony["mark_cleared"] : nil) ?? self.template.telephony["mark"] else { return }
+        values.mark = name
+        guard (try? sendProviderMessage(template, name: "mark")) != nil else { return }
+        if cleared { stats.marksCleared &+= 1 } else { stats.marksPlayed &+= 1 }
+    }
+}

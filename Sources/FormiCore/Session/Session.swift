@@ -1,0 +1,335 @@
+// A call session: the sans-I/O engine a host embeds, for either end of a call. It opens no socket and
+// starts no thread. The host feeds in what it receives (`receive`), its audio (`sendAudio`) and its clock
+// (`setTime`), and takes out internal events (`nextEvent`) and messages to send (`nextOutput`).
+//
+// Agent-server role (Session+AgentServer.swift): provider frames in -> events (media decoded and
+// resampled to the agent's format); agent audio in -> the provider's media messages, framed as it
+// demands; marks, barge-in, playback truth.
+// Telephony role (Session+Telephony.swift): speaks as the provider: announces the call, sends caller
+// audio, and plays the agent server's audio from a playback queue read at the host's clock.
+//
+// The call's lifecycle (seed 004's order) and what happens to input out of order:
+//   awaiting_handshake --connected--> awaiting_start --start--> streaming --stop--> stopped
+//   - start may come first (it stands in for connected, as with Plivo);
+//   - media before start: held (up to `earlyMediaFrames`) and delivered once start gives the format;
+//     beyond that, an error event and the held frames are dropped (counted lost);
+//   - a second connected or start: an error event, the message is rejected (the first start stands);
+//   - anything after stop (or after the host ended the call): an error event, rejected;
+//   - unknown or malformed messages: an error event; the session carries on.
+// Not thread-safe: one thread at a time per session.
+
+public enum CallState: String, Sendable {
+    case awaitingHandshake = "awaiting_handshake"
+    case awaitingStart = "awaiting_start"
+    case streaming
+    case stopped
+}
+
+public final class Session {
+    public let role: SessionRole
+    public let template: ProviderTemplate
+    public let config: SessionConfig
+    public internal(set) var state: CallState = .awaitingHandshake
+    public internal(set) var stats = SessionStats()
+    /// The format on the wire: from the provider's start (agent-server role), or announced (telephony).
+    public internal(set) var callFormat: AudioFormat
+    public var localFormat: AudioFormat { config.localFormat }
+
+    /// Reads what arrives: the provider's messages, or (telephony role) the agent server's.
+    let mapper: EventMapper
+    var events = EventQueue()
+    var output = OutputQueue()
+    /// The host's clock in µs, once given.
+    var now: Int64?
+    var reorder: MediaReorder
+    /// Media that came before start, in arrival order.
+    var early: [MediaReorder.Frame] = []
+    /// Frames dropped waiting for start.
+    var earlyLost: Int64 = 0
+    /// Arriving audio -> the host's format.
+    var inbound: Transcoder?
+    /// The host's audio -> the call's format, cut into the frames the far end takes.
+    var outbound: Transcoder?
+    var values = OutgoingValues()
+    var audioSocket = AudioSocketStream()
+    /// Scratch for rendering one message, and for converted audio (grown to the largest call, then reused).
+    var rendered: [UInt8] = []
+    var converted: UnsafeMutableRawBufferPointer
+
+    // Agent-server role.
+    var tracker = PlaybackTracker()
+    var marks: [OutstandingMark] = []
+    var markCounter: Int64 = 0
+    var sinceAutoMark: Int64 = 0
+    var clearedMarkNames: [[UInt8]] = []
+    let leadMicros: Int64?
+
+    // Telephony role.
+    var playback: PlaybackQueue
+    var sequence: Int64 = 0
+    var chunk: Int64 = 0
+    var callerMicros: Int64 = 0
+
+    /// Events waiting beyond this make `receive` refuse input until the host takes some.
+    static let maxPendingEvents = 1024
+    /// The prefix of the session's own mark names.
+    static let autoMarkPrefix: [UInt8] = Array("formi:".utf8)
+
+    public init(template: ProviderTemplate, config: SessionConfig) throws(SessionError) {
+        guard SampleRate.isSupported(config.localFormat.sampleRate), config.localFormat.channels == 1 || config.localFormat.channels == 2 else {
+            throw .invalidConfig("unsupported local format: \(config.localFormat.sampleRate) Hz, \(config.localFormat.channels) channels")
+        }
+        guard config.maxQueuedMilliseconds > 0, config.maxQueuedMilliseconds <= 3_600_000 else {
+            throw .invalidConfig("max_queued_ms must be 1 to 3600000, not \(config.maxQueuedMilliseconds)")
+        }
+        guard config.maxMessageBytes >= 64, config.maxMessageBytes <= 16 << 20 else {
+            throw .invalidConfig("max_message_bytes must be 64 to 16 MiB, not \(config.maxMessageBytes)")
+        }
+        guard (0...64).contains(config.reorderWindow) else { throw .invalidConfig("reorder_window must be 0 to 64, not \(config.reorderWindow)") }
+        guard (0...3000).contains(config.earlyMediaFrames) else { throw .invalidConfig("early_media_frames must be 0 to 3000, not \(config.earlyMediaFrames)") }
+        guard (0...60_000).contains(config.playbackMarkInterval) else { throw .invalidConfig("mark_interval_ms must be 0 to 60000, not \(config.playbackMarkInterval)") }
+        guard (0...10).contains(config.resamplerQuality) else { throw .invalidConfig("resampler quality must be 0 to 10, not \(config.resamplerQuality)") }
+        if let lead = config.outputLeadMilliseconds, !(0...3_600_000).contains(lead) {
+            throw .invalidConfig("output_lead_ms must be 0 to 3600000, not \(lead)")
+        }
+        self.template = template
+        self.config = config
+        role = config.role
+        callFormat = template.defaultFormat
+        reorder = MediaReorder(window: config.reorderWindow)
+        converted = .allocate(byteCount: 16 * 1024, alignment: 16)
+        rendered.reserveCapacity(4096)
+        leadMicros = config.outputLeadMilliseconds.map { Int64($0) &* 1000 } ?? (template.pacing == .sender ? 60_000 : nil)
+        let limits = JSONLimits(maxBytes: config.maxMessageBytes, maxDepth: 32, maxValues: 4096)
+        switch config.role {
+        case .agentServer:
+            mapper = EventMapper(template: template, limits: limits)
+            playback = PlaybackQueue(capacityLimit: 1)
+        case .telephony:
+            let server: ProviderTemplate
+            do throws(TemplateError) {
+                server = try template.serverTemplate()
+            } catch {
+                converted.deallocate()
+                throw .unsupported("\(template.name) cannot be used in the telephony role: \(error.message)")
+            }
+            mapper = EventMapper(template: server, limits: limits)
+            let queueBytes = Int(SessionStats.bytes(micros: Int64(config.maxQueuedMilliseconds) &* 1000, format: config.localFormat))
+            playback = PlaybackQueue(capacityLimit: queueBytes)
+            do throws(SessionError) {
+                try announceCall()
+            } catch {
+                converted.deallocate()
+                throw error
+            }
+        }
+    }
+
+    deinit { converted.deallocate() }
+
+    // MARK: input
+
+    /// Takes one received frame (text, or binary with `binary`). Whatever is wrong with it becomes an
+    /// error event; throws only when the host must first take events (`.limit`), consuming nothing.
+    public func receive(_ bytes: UnsafeRawBufferPointer, binary: Bool) throws(SessionError) {
+        guard events.count < Self.maxPendingEvents else {
+            throw .limit("\(events.count) events are waiting: take them with next_event before receiving more")
+        }
+        stats.messagesIn &+= 1
+        stats.bytesIn &+= Int64(bytes.count)
+        if binary && template.binary == .audiosocket {
+            // A TCP byte stream: frames may straddle reads. (`handle` never touches `audioSocket`.)
+            audioSocket.feed(bytes) { frame in handle(frame, binary: true) }
+            return
+        }
+        guard bytes.count <= config.maxMessageBytes else {
+            return reject("message of \(bytes.count) bytes exceeds the session's limit of \(config.maxMessageBytes)")
+        }
+        handle(bytes, binary: binary)
+    }
+
+    /// The transport closed, or the host ends the call. Agent-server role: frames still held are
+    /// delivered, a final `stop` event is given if the provider sent none, and the provider's hangup
+    /// message (if it has one) is queued. Telephony role: the provider's stop message is queued.
+    public func end(reason: String) {
+        guard state != .stopped else { return }
+        switch role {
+        case .agentServer: endAgentCall(reason: reason)
+        case .telephony: endTelephonyCall(reason: reason)
+        }
+        state = .stopped
+        stats.endedAt = now.map { $0 / 1000 }
+    }
+
+    /// The host's monotonic clock, in milliseconds. Drives pacing, the playback estimate, and marks
+    /// the provider cannot echo.
+    public func setTime(milliseconds: Int64) {
+        let micros = milliseconds.multipliedReportingOverflow(by: 1000)
+        guard !micros.overflow else { return }
+        now = max(now ?? micros.partialValue, micros.partialValue)
+        if role == .agentServer { resolveLocalMarks() }
+    }
+
+    private func handle(_ message: UnsafeRawBufferPointer, binary: Bool) {
+        let event = mapper.map(message, binary: binary)
+        switch role {
+        case .agentServer: handleProviderEvent(event)
+        case .telephony: handleServerEvent(event)
+        }
+    }
+
+    // MARK: the host's actions, by role
+
+    /// The host's audio in the local format: the agent's (sent to the provider) or the caller's (sent to
+    /// the agent server). Throws, sending nothing, when it cannot be sent.
+    public func sendAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
+        switch role {
+        case .agentServer: try sendAgentAudio(audio)
+        case .telephony: try sendCallerAudio(audio)
+        }
+    }
+
+    /// Agent-server role: the end of an utterance (its last partial frame is padded and sent).
+    public func flush() throws(SessionError) {
+        guard role == .agentServer else { throw .unsupported("flush is for the agent-server role") }
+        try flushAgentAudio()
+    }
+
+    /// Agent-server role: a named mark after the audio sent so far; a `mark` event comes back when the
+    /// caller has heard it (reason "played") or an interrupt discarded it ("cleared").
+    public func sendMark(_ name: [UInt8]) throws(SessionError) {
+        guard role == .agentServer else { throw .unsupported("marks are sent by the agent-server role") }
+        try sendAgentMark(name)
+    }
+
+    /// Agent-server role: barge-in.
+    @discardableResult
+    public func interrupt() throws(SessionError) -> PlaybackReport {
+        guard role == .agentServer else { throw .unsupported("interrupt is for the agent-server role") }
+        return try interruptAgent()
+    }
+
+    /// Telephony role: a DTMF digit from the caller.
+    public func sendDigit(_ digit: UInt8, durationMilliseconds: Int64 = 100) throws(SessionError) {
+        guard role == .telephony else { throw .unsupported("DTMF is sent by the telephony role") }
+        try sendCallerDigit(digit, durationMilliseconds: durationMilliseconds)
+    }
+
+    /// Telephony role: fills `out` with the next agent audio to play, padded with silence; returns the
+    /// bytes of real audio.
+    public func readAudio(into out: UnsafeMutableRawBufferPointer) throws(SessionError) -> Int {
+        guard role == .telephony else { throw .unsupported("the playback queue is the telephony role's") }
+        return readPlayback(into: out)
+    }
+
+    // MARK: output
+
+    /// The next internal event; its views stay valid until the next call on the session.
+    public func nextEvent() -> ProviderEvent? {
+        events.pop()
+    }
+
+    /// The next message to send and whether it is binary; its bytes stay valid until the next call on
+    /// the session. nil when there is nothing to send now (with pacing: nothing due yet).
+    public func nextOutput() -> (bytes: UnsafeRawBufferPointer, binary: Bool)? {
+        while let head = output.first {
+            if case .media = head.kind, let lead = leadMicros, role == .agentServer {
+                // Paced: keep at most `lead` of audio ahead of real time at the provider.
+                if tracker.ahead(now: now ?? 0) > lead { return nil }
+            }
+            guard let (message, bytes) = output.pop() else { return nil }
+            switch message.kind {
+            case .media(let micros):
+                if role == .agentServer { tracker.sent(micros, now: now ?? (leadMicros != nil ? 0 : nil)) }
+            case .mark(let id):
+                if let index = marks.firstIndex(where: { $0.id == id }) { marks[index].sent = true }
+            case .utteranceEnd:
+                tracker.endUtterance()
+                continue
+            case .control:
+                break
+            }
+            stats.messagesOut &+= 1
+            stats.bytesOut &+= Int64(bytes.count)
+            return (bytes, message.binary)
+        }
+        return nil
+    }
+
+    // MARK: shared helpers
+
+    /// An error event about the input; the input is otherwise ignored.
+    func reject(_ message: String) {
+        stats.errors &+= 1
+        var event = ProviderEvent(format: callFormat)
+        event.kind = .error
+        event.error = message
+        events.push(event)
+    }
+
+    /// Pushes a synthesized event carrying a mark name and a reason.
+    func pushMarkEvent(_ name: [UInt8], reason: StaticString) {
+        var event = ProviderEvent(format: callFormat)
+        event.kind = .mark
+        name.withUnsafeBytes { nameBytes in
+            event.texts[.mark] = nameBytes
+            event.texts[.reason] = UnsafeRawBufferPointer(start: reason.utf8Start, count: reason.utf8CodeUnitCount)
+            events.push(event)
+        }
+    }
+
+    /// Scratch room of at least `count` bytes for converted audio.
+    func convertedRoom(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        if converted.count < count {
+            converted.deallocate()
+            converted = .allocate(byteCount: count, alignment: 16)
+        }
+        return converted
+    }
+
+    /// Renders a template into `rendered`; false (with an error noted) when a value is missing.
+    func render(_ template: OutgoingTemplate, name: String) -> Bool {
+        rendered.removeAll(keepingCapacity: true)
+        if let missing = template.render(values, into: &rendered) {
+            reject("cannot render \(name): no value for {{\(missing.rawValue)}}")
+            return false
+        }
+        return true
+    }
+
+    /// Converts `audio` through `transcoder` into the scratch room; returns the bytes written.
+    func convert(_ audio: UnsafeRawBufferPointer, with transcoder: Transcoder) throws(AudioError) -> UnsafeRawBufferPointer {
+        guard let needed = transcoder.maxOutputBytes(forInputBytes: audio.count) else { throw .overflow }
+        let room = convertedRoom(needed)
+        let written = try transcoder.process(audio, into: room)
+        return UnsafeRawBufferPointer(rebasing: room[0..<written])
+    }
+
+    /// Audio left in a transcoder (resampler tail, partial frame padded with silence).
+    func drain(_ transcoder: Transcoder) -> UnsafeRawBufferPointer {
+        guard let needed = transcoder.maxOutputBytes(forInputBytes: 0) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let room = convertedRoom(needed)
+        let written = (try? transcoder.drain(into: room)) ?? 0
+        return UnsafeRawBufferPointer(rebasing: room[0..<written])
+    }
+
+    /// The frame size the far end takes for audio in `format` (the template's rule; 20 ms otherwise).
+    func frameBytes(for format: AudioFormat) -> Int {
+        let rule = template.frameRule
+        let perFrame = format.bytesPerFrame
+        if let exact = rule.exact { return exact }
+        if let ms = rule.milliseconds { return max(1, format.sampleRate &* ms / 1000) &* perFrame }
+        if let multiple = rule.multiple {
+            let smallest = max(rule.minimum ?? multiple, multiple)
+            return (smallest &+ multiple &- 1) / multiple &* multiple
+        }
+        return max(1, format.sampleRate / 50) &* perFrame
+    }
+}
+
+extension SessionStats {
+    /// Bytes of `micros` of audio in `format`.
+    static func bytes(micros: Int64, format: AudioFormat) -> Int64 {
+        micros &* Int64(format.sampleRate) / 1_000_000 &* Int64(format.bytesPerFrame)
+    }
+}
