@@ -110,15 +110,13 @@ extension Session {
     private func acceptMedia(_ event: ProviderEvent) {
         guard let audio = event.audio else { return }
         let key = event.chunk ?? event.sequence
-        switch reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk) {
-        case .deliver:
+        if reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk) == .deliver {
             deliver(event, audio: audio)
-            while let frame = reorder.nextReady() {
-                deliverHeld(frame)
-                reorder.recycle(frame)
-            }
-        case .held, .late, .duplicate:
-            break
+        }
+        // What this frame unblocked, or, past the window, what waited behind a lost one.
+        while let frame = reorder.nextReady() {
+            deliverHeld(frame)
+            reorder.recycle(frame)
         }
         syncReorderCounters()
     }
@@ -213,7 +211,7 @@ extension Session {
     /// A named mark after the audio sent so far (which is flushed first so the mark follows all of it).
     func sendAgentMark(_ name: [UInt8]) throws(SessionError) {
         guard state == .streaming, let outbound else { throw .state("no call is streaming") }
-        guard !name.starts(with: Self.autoMarkPrefix) else { throw .invalidConfig("mark names starting \"formi:\" are the session's own") }
+        guard !name.starts(with: Self.autoMarkPrefix) else { throw .invalidConfig("mark names starting \"formi-\" are the session's own") }
         guard !name.isEmpty, name.count <= 256 else { throw .invalidConfig("a mark name is 1 to 256 bytes") }
         emitAgentFrames(drain(outbound))
         queueMark(name)

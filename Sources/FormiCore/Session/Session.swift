@@ -73,7 +73,7 @@ public final class Session {
     /// Events waiting beyond this make `receive` refuse input until the host takes some.
     static let maxPendingEvents = 1024
     /// The prefix of the session's own mark names.
-    static let autoMarkPrefix: [UInt8] = Array("formi:".utf8)
+    static let autoMarkPrefix: [UInt8] = Array("formi-".utf8)
 
     public init(template: ProviderTemplate, config: SessionConfig) throws(SessionError) {
         guard SampleRate.isSupported(config.localFormat.sampleRate), config.localFormat.channels == 1 || config.localFormat.channels == 2 else {
