@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := base64 transcoder json template mapper
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
 
-C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_no_alloc
+C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_no_alloc
 
 .PHONY: all deps install test test-swift test-c test-abi test-python demo bench fuzz clean
 

@@ -13,8 +13,8 @@
  *    returns. Strings the library allocates for the caller are released with formi_free(); strings it
  *    returns as `const char *` are static or owned by a handle, as documented.
  *  - Threads: the stateless functions (codecs, base64, version, strerror) may be called from any number
- *    of threads at once. Handles (later: resampler, session, ...) are not internally locked: use one from
- *    one thread at a time.
+ *    of threads at once. Handles (resampler, transcoder, provider, session) are not internally locked:
+ *    use one from one thread at a time.
  *  - Robustness: no input makes the library abort or trap; every bad input is a status code.
  *  - Samples: "pcm" is signed 16-bit linear PCM in host byte order, interleaved when stereo.
  */
@@ -368,6 +368,211 @@ int formi_provider_map(formi_provider *provider, const void *message, size_t len
 int formi_provider_map_json(formi_provider *provider, const void *message, size_t len, int is_binary, char **out_json);
 
 void formi_provider_free(formi_provider *provider);
+
+/* ---- Sessions ------------------------------------------------------------------------------------ */
+
+/*
+ * A session is one call, at one end of it. It is sans-I/O: it opens no socket, starts no thread and
+ * never sleeps. The host feeds in what it receives (formi_session_receive), its own audio
+ * (formi_session_send_audio) and its clock (formi_session_set_time), and takes out internal events
+ * (formi_session_next_event) and messages to send (formi_session_next_output). The same provider
+ * templates serve both roles:
+ *
+ *  - FORMI_ROLE_AGENT_SERVER, the /ws-adapter side: provider messages in -> events (MEDIA already
+ *    decoded and resampled to `local_format`); agent audio in `local_format` -> the provider's media
+ *    messages, encoded, resampled and cut into exactly the frames the provider accepts. Marks, barge-in
+ *    (formi_session_interrupt sends the provider's clear and drops every unsent agent frame at once) and
+ *    playback truth (formi_session_playback: how much of the agent's utterance the caller heard).
+ *  - FORMI_ROLE_TELEPHONY, what a PBX module or SIP stack embeds to talk to any agent server: the session
+ *    speaks as the provider. It queues the provider's connected/start at creation, turns caller audio into
+ *    media messages, puts the agent's audio in a playback queue the host reads at its own 20 ms clock
+ *    (formi_session_read_audio), empties it on clear, and echoes marks exactly when the audio before
+ *    them has been read.
+ *
+ * Call lifecycle: awaiting_handshake -> (connected) -> awaiting_start -> (start) -> streaming -> (stop)
+ * -> stopped. `start` may stand in for `connected`. Input out of order, by policy:
+ *  - media before start: held (up to `early_media_frames`) and delivered once start gives the format;
+ *    beyond that an ERROR event, and the held frames are dropped and counted lost;
+ *  - a second connected or start: an ERROR event; the message is rejected (the first start stands);
+ *  - anything after stop or formi_session_end(): an ERROR event; rejected;
+ *  - malformed, unknown, oversize messages, bad base64: an ERROR event; the session carries on.
+ * Media with chunk (or sequence) numbers is put back in order within `reorder_window` frames (Telnyx
+ * may reorder); frames that come after their turn are dropped as late, gaps past the window are lost;
+ * in-order media is never delayed. The counters are in formi_session_stats_json().
+ *
+ * Memory is bounded per session: about 2 x max_message_bytes for reading messages; the events and
+ * messages not yet taken (receive refuses input with FORMI_ELIMIT while 1024 events wait); agent audio
+ * up to max_queued_ms (as unsent messages, or as playback in local_format); reorder_window +
+ * early_media_frames held frames; and fixed resampler state (tens of KiB). Nothing is allocated per
+ * frame once a session is warm.
+ *
+ * Views returned (event fields, message bytes) stay valid until the next call on the same session.
+ * A session is not locked: use it from one thread at a time. It keeps what it needs of the provider,
+ * which may be freed once the session exists.
+ */
+
+#define FORMI_ROLE_AGENT_SERVER 1 /**< The agent server's end: provider messages in, agent audio out. */
+#define FORMI_ROLE_TELEPHONY    2 /**< The telephony end: speaks as the provider to an agent server. */
+
+typedef struct formi_session_config {
+    int role;                        /**< FORMI_ROLE_*. */
+    formi_format local_format;       /**< The host's audio: the agent's (agent server) or the PBX's (telephony). */
+    formi_format call_format;        /**< Telephony role: the format on the wire; encoding 0 = the template's.
+                                          The agent-server role learns it from the provider's start. */
+    uint32_t max_queued_ms;          /**< Most agent audio waiting: unsent (agent server) or unplayed (telephony). */
+    uint32_t max_message_bytes;      /**< Larger messages are ERROR events. 64 ... 16 MiB. */
+    uint32_t reorder_window;         /**< Media frames held to restore order; 0 = deliver as received. 0 ... 64. */
+    uint32_t early_media_frames;     /**< Media frames held while waiting for start. 0 ... 3000. */
+    uint32_t mark_interval_ms;       /**< Agent server: the session's own playback marks every this much agent
+                                          audio (0 = none: only your marks and the clock). */
+    int32_t output_lead_ms;          /**< Agent server: most audio released ahead of the clock; -1 = the
+                                          template's rule (60 ms where the provider plays frames as they come,
+                                          as AudioSocket does; unlimited where it buffers). */
+    int32_t resampler_quality;       /**< 0 ... 10. */
+    /* Telephony role: the call announced in the provider's start message. NULL = empty. */
+    const char *stream_id;
+    const char *call_id;             /**< AudioSocket: a UUID. */
+    const char *account_id;
+    const char *from;
+    const char *to;
+    const char *direction;           /**< NULL = "inbound". */
+    const char *custom_parameters;   /**< A JSON object's text; NULL = {}. */
+} formi_session_config;
+
+/**
+ * Fills `config` with the defaults for `role`: local_format PCM16LE 16 kHz mono, call_format from the
+ * template, max_queued_ms 60000, max_message_bytes 262144, reorder_window 4, early_media_frames 50,
+ * mark_interval_ms 200, output_lead_ms -1, resampler_quality FORMI_RESAMPLER_QUALITY_DEFAULT, no call
+ * metadata. FORMI_EINVAL for a NULL config or an unknown role.
+ */
+int formi_session_config_init(formi_session_config *config, int role);
+
+FORMI_HANDLE(formi_session);
+
+/**
+ * A session speaking `provider`'s protocol. Errors in *status: FORMI_EINVAL (NULL argument, value out
+ * of range, custom_parameters not a JSON object, AudioSocket call_id not a UUID), FORMI_EUNSUPPORTED
+ * (formats, or a template without what the role needs, e.g. no events.telephony), FORMI_ENOMEM. The
+ * telephony role has its first messages (connected, start) waiting in formi_session_next_output().
+ */
+formi_session *formi_session_new(const formi_provider *provider, const formi_session_config *config, int *status);
+
+/**
+ * One received frame (text, or binary with `is_binary` non-zero; for AudioSocket, any piece of the TCP
+ * stream: frames may straddle calls). Whatever is wrong with it becomes an ERROR event: returns FORMI_OK
+ * for every frame, except FORMI_EINVAL (NULL with a length) and FORMI_ELIMIT when 1024 events wait to
+ * be taken (nothing is consumed then: take events and call again).
+ */
+int formi_session_receive(formi_session *s, const void *data, size_t len, int is_binary);
+
+/**
+ * The next event into *event: returns 1 when one was written, 0 when none waits, or a negative status.
+ * Agent server: CONNECTED, START, MEDIA (audio in local_format), DTMF, MARK (your marks, with `reason`
+ * "played" or "cleared"), CLEAR, STOP, ERROR. Telephony: CLEAR (the agent interrupted), STOP (it hung
+ * up), ERROR; agent audio goes to the playback queue instead of events. Views valid until the next call
+ * on the session.
+ */
+int formi_session_next_event(formi_session *s, formi_event *event);
+
+/** A message to send: `len` bytes at `data`, as a binary frame when `is_binary` (else text). */
+typedef struct formi_message {
+    const uint8_t *data;
+    size_t len;
+    int is_binary;
+} formi_message;
+
+/**
+ * The next message to send into *message: returns 1 when one was written, 0 when nothing is due now (with
+ * pacing: call again after formi_session_set_time), or a negative status. Bytes valid until the next call
+ * on the session. Agent server: media, marks, clear, hangup; telephony: connected, start, media, DTMF,
+ * mark echoes, cleared, stop.
+ */
+int formi_session_next_output(formi_session *s, formi_message *message);
+
+/**
+ * The host's audio in local_format (`len` bytes, whole frames): the agent's (agent server) or the caller's
+ * (telephony). Converted and framed at once; the messages wait in next_output. Errors, with nothing
+ * sent: FORMI_ESTATE (agent server before start, either role after the end), FORMI_ELENGTH (a partial
+ * frame), FORMI_ELIMIT (agent server: more than max_queued_ms would wait unsent).
+ */
+int formi_session_send_audio(formi_session *s, const void *data, size_t len);
+
+/**
+ * Agent server: the end of an utterance. The last partial frame goes out padded with silence, followed
+ * by a playback mark; the next audio starts a new utterance. FORMI_ESTATE when not streaming.
+ */
+int formi_session_flush(formi_session *s);
+
+/**
+ * Agent server: a mark named `name` (NUL-terminated, 1 to 256 bytes, not starting "formi-") after the
+ * audio sent so far, which is flushed first. A MARK event comes back with reason "played" when the caller
+ * has heard that audio (from the provider's echo, or by the clock for providers without marks), or
+ * "cleared" when an interrupt discarded it. FORMI_ESTATE when not streaming, FORMI_EINVAL for a bad name.
+ */
+int formi_session_send_mark(formi_session *s, const char *name);
+
+/** Playback truth of the current utterance (agent server). */
+typedef struct formi_playback {
+    int64_t utterance;     /**< Utterances counted from 1; 0 before any agent audio was sent. */
+    int64_t sent_ms;       /**< Agent audio of the utterance handed to you to send. */
+    int64_t confirmed_ms;  /**< Of it, confirmed played by the provider's mark echoes. */
+    int64_t estimated_ms;  /**< Of it, played by your clock: confirmed_ms <= estimated_ms <= sent_ms
+                                (equal to confirmed_ms if you never call formi_session_set_time). */
+    int interrupted;       /**< 1: cut by formi_session_interrupt; the figures are those of that instant
+                                and stay until the next utterance's audio is sent. */
+    int64_t queued_ms;     /**< Agent audio converted but not yet taken with next_output. */
+} formi_playback;
+
+/**
+ * Agent server: barge-in. Every agent frame not yet taken is dropped, the provider's clear message is
+ * queued (none for AudioSocket, which has no clear), your outstanding marks come back as MARK events with
+ * reason "cleared", and *report (may be NULL) receives what the caller heard of the interrupted
+ * utterance. FORMI_ESTATE when not streaming.
+ */
+int formi_session_interrupt(formi_session *s, formi_playback *report);
+
+/** Agent server: the current (or last interrupted) utterance's playback figures into *report. */
+int formi_session_playback(formi_session *s, formi_playback *report);
+
+/** Telephony: a DTMF key press from the caller ('0'-'9', '*', '#', 'A'-'D'). FORMI_EINVAL for another digit. */
+int formi_session_send_dtmf(formi_session *s, char digit, int duration_ms);
+
+/**
+ * Telephony: fills all `len` bytes of `out` (local_format) with the next agent audio to play, padding with
+ * silence when the queue runs short; *real (may be NULL) receives the bytes of real audio. Marks whose
+ * audio has now been read are echoed (see next_output). Call it at your playout clock, e.g. every 20 ms.
+ */
+int formi_session_read_audio(formi_session *s, void *out, size_t len, size_t *real);
+
+/**
+ * The host's monotonic clock in milliseconds (any origin; it must not go back). Drives pacing,
+ * the playback estimate, marks the provider cannot echo, and the start/end times in the stats.
+ */
+int formi_session_set_time(formi_session *s, int64_t now_ms);
+
+/**
+ * The call ends: the transport closed, or you end it. Agent server: held frames are delivered, a STOP
+ * event (with `reason`, may be NULL) is given if the provider sent none, and the provider's hangup message
+ * is queued where it has one (Asterisk HANGUP, jambonz disconnect). Telephony: the provider's stop is
+ * queued. Afterwards input is rejected. Ending twice is a no-op.
+ */
+int formi_session_end(formi_session *s, const char *reason);
+
+/**
+ * The session's counters as a JSON object in *out_json (free with formi_free): provider, role, state,
+ * stream_id, call_id, call_format, local_format, started_at_ms / ended_at_ms / duration_ms (your clock;
+ * null when unknown), caller_audio_ms, agent_audio_ms, played_audio_ms (telephony), queued_audio_ms,
+ * messages_in/out, bytes_in/out, frames_in/out, early_frames, late_frames, lost_frames, reordered_frames,
+ * duplicate_frames, interruptions, interrupted_audio_ms, marks_sent, marks_played, marks_cleared,
+ * dtmf_digits, errors, and (agent server) playback.
+ */
+int formi_session_stats_json(formi_session *s, char **out_json);
+
+/** The message of the last failed call on this session ("" if none). Owned by the session. */
+const char *formi_session_last_error(const formi_session *s);
+
+/** Frees the session and everything it holds (views it returned become invalid). NULL is a no-op. */
+void formi_session_free(formi_session *s);
 
 #ifdef __cplusplus
 }

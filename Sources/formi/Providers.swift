@@ -132,7 +132,7 @@ extension ABIError {
         guard let event else { throw ABIError(.invalidArgument, "event is NULL") }
         let bytes = try CBuffer.inputBytes(message, count: length, "message")
         provider.mapper.map(bytes, binary: isBinary != 0)
-        fill(event, from: provider)
+        fill(event, from: provider.mapper.event, patternNames: provider.patternNames, error: provider.error)
     }
 }
 
@@ -154,42 +154,6 @@ extension ABIError {
 
 @c public func formi_provider_free(_ handle: OpaquePointer?) {
     Handle.release(handle, as: Provider.self)
-}
-
-/// Copies the mapper's event into the C struct: views point into the message or the handle.
-private func fill(_ out: UnsafeMutablePointer<formi_event>, from provider: Provider) {
-    let event = provider.mapper.event
-    func text(_ bytes: UnsafeRawBufferPointer?) -> formi_text {
-        guard let bytes else { return formi_text(data: nil, len: 0) }
-        // A present but empty text still has a pointer.
-        let base = bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
-        return formi_text(data: base.assumingMemoryBound(to: CChar.self), len: bytes.count)
-    }
-    func text(_ field: EventField) -> formi_text { text(event.texts[field]) }
-    var e = formi_event()
-    e.kind = Int32(clamping: event.kind.rawValue)
-    e.format = formi_format(encoding: Int32(clamping: event.format.encoding.rawValue), sample_rate: Int32(clamping: event.format.sampleRate), channels: Int32(clamping: event.format.channels))
-    e.audio = event.audio?.baseAddress?.assumingMemoryBound(to: UInt8.self)
-    e.audio_len = event.audio?.count ?? 0
-    e.sequence = event.sequence ?? -1
-    e.timestamp = event.timestamp ?? -1
-    e.chunk = event.chunk ?? -1
-    e.duration_ms = event.duration ?? -1
-    e.stream_id = text(.streamId)
-    e.call_id = text(.callId)
-    e.account_id = text(.accountId)
-    e.track = text(.track)
-    e.digit = text(.digit)
-    e.mark = text(.mark)
-    e.direction = text(.direction)
-    e.from = text(.from)
-    e.to = text(.to)
-    e.reason = text(.reason)
-    e.custom_parameters = text(event.customParameters)
-    provider.error.set(event.error)  // allocates only for errors
-    e.error = provider.error.text
-    e.pattern = event.pattern.map { provider.patternNames[$0].text } ?? formi_text(data: nil, len: 0)
-    out.pointee = e
 }
 
 /// A NUL-terminated copy the caller frees with formi_free.

@@ -29,6 +29,7 @@ struct SessionRoleTests {
         // Agent audio, not a whole number of frames: flushed with silence, then played out.
         let agentSamples = Signals.speechWithGap(rate: format.sampleRate, seconds: 0.5, seed: 12) + [1200, -1200, 300]
         try wire.agent.send(samples: agentSamples)
+        try wire.agent.flush()
         try wire.agent.sendMark(Array("utterance-1".utf8))
         try wire.agentToPhone()
         #expect(wire.phone.takeEvents().isEmpty)

@@ -60,4 +60,14 @@ struct ByteStore: ~Copyable {
     }
 
     mutating func removeAll() { count = 0 }
+
+    /// Drops the first `length` bytes, moving the rest to the front (ranges after it shift by `length`).
+    mutating func dropFront(_ length: Int) {
+        let length = min(max(0, length), count)
+        let rest = count &- length
+        if rest > 0, let base = storage.baseAddress {
+            base.copyMemory(from: base.advanced(by: length), byteCount: rest)
+        }
+        count = rest
+    }
 }

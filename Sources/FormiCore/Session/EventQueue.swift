@@ -86,7 +86,30 @@ struct EventQueue: ~Copyable {
         head = 0
     }
 
+    /// Forgets what was taken: all of it once drained, or every 64 events when a backlog never drains.
     private mutating func compactIfDrained() {
-        if head > 0 && head == events.count { removeAll() }
+        guard head > 0 else { return }
+        if head == events.count {
+            removeAll()
+            return
+        }
+        guard head >= 64 else { return }
+        // The first byte still in use: the lowest range of a waiting event.
+        let width = EventField.texts.count
+        var offset = bytes.count
+        for index in head..<events.count {
+            for range in [events[index].audio, events[index].customParameters].compactMap({ $0 }) { offset = min(offset, range.lowerBound) }
+            for range in texts[(index &* width)..<((index &+ 1) &* width)].compactMap({ $0 }) { offset = min(offset, range.lowerBound) }
+        }
+        func shift(_ range: Range<Int>?) -> Range<Int>? { range.map { ($0.lowerBound &- offset)..<($0.upperBound &- offset) } }
+        bytes.dropFront(offset)
+        events.removeSubrange(0..<head)
+        texts.removeSubrange(0..<(head &* width))
+        for index in events.indices {
+            events[index].audio = shift(events[index].audio)
+            events[index].customParameters = shift(events[index].customParameters)
+        }
+        for index in texts.indices { texts[index] = shift(texts[index]) }
+        head = 0
     }
 }

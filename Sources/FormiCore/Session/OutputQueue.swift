@@ -76,10 +76,22 @@ struct OutputQueue: ~Copyable {
         queuedMicros = 0
     }
 
+    /// Forgets what was taken: all of it once drained, or, when a backlog never drains (the host keeps
+    /// one message waiting), every 64 messages, so the store never grows without bound.
     private mutating func compactIfDrained() {
-        if head > 0 && head == messages.count {
+        guard head > 0 else { return }
+        if head == messages.count {
             messages.removeAll(keepingCapacity: true)
             bytes.removeAll()
+            head = 0
+        } else if head >= 64 {
+            let offset = messages[head].range.lowerBound
+            bytes.dropFront(offset)
+            messages.removeSubrange(0..<head)
+            for index in messages.indices {
+                let range = messages[index].range
+                messages[index].range = (range.lowerBound &- offset)..<(range.upperBound &- offset)
+            }
             head = 0
         }
     }

@@ -208,12 +208,13 @@ extension Session {
         output.push(UnsafeRawBufferPointer(start: nil, count: 0), binary: false, kind: .utteranceEnd)
     }
 
-    /// A named mark after the audio sent so far (which is flushed first so the mark follows all of it).
+    /// A named mark after the audio sent so far. It follows every whole frame; what the framer holds
+    /// back (under one frame) goes out after it, so a mark mid-utterance adds no gap and does not reset
+    /// the resampler. Flush first to put it after everything.
     func sendAgentMark(_ name: [UInt8]) throws(SessionError) {
-        guard state == .streaming, let outbound else { throw .state("no call is streaming") }
+        guard state == .streaming else { throw .state("no call is streaming") }
         guard !name.starts(with: Self.autoMarkPrefix) else { throw .invalidConfig("mark names starting \"formi-\" are the session's own") }
         guard !name.isEmpty, name.count <= 256 else { throw .invalidConfig("a mark name is 1 to 256 bytes") }
-        emitAgentFrames(drain(outbound))
         queueMark(name)
         stats.marksSent &+= 1
     }

@@ -34,6 +34,9 @@ public final class Session {
     /// The format on the wire: from the provider's start (agent-server role), or announced (telephony).
     public internal(set) var callFormat: AudioFormat
     public var localFormat: AudioFormat { config.localFormat }
+    /// Names of the patterns events refer to (`ProviderEvent.pattern`): the provider's, or in the
+    /// telephony role those of the agent server's messages.
+    public var eventPatternNames: [String] { mapper.template.patternNames }
 
     /// Reads what arrives: the provider's messages, or (telephony role) the agent server's.
     let mapper: EventMapper
@@ -116,12 +119,8 @@ public final class Session {
             mapper = EventMapper(template: server, limits: limits)
             let queueBytes = Int(SessionStats.bytes(micros: Int64(config.maxQueuedMilliseconds) &* 1000, format: config.localFormat))
             playback = PlaybackQueue(capacityLimit: queueBytes)
-            do throws(SessionError) {
-                try announceCall()
-            } catch {
-                converted.deallocate()
-                throw error
-            }
+            // Fully initialised here: if this throws, deinit frees `converted`.
+            try announceCall()
         }
     }
 
@@ -195,8 +194,9 @@ public final class Session {
         try flushAgentAudio()
     }
 
-    /// Agent-server role: a named mark after the audio sent so far; a `mark` event comes back when the
-    /// caller has heard it (reason "played") or an interrupt discarded it ("cleared").
+    /// Agent-server role: a named mark after the whole frames sent so far (flush first to include the
+    /// last partial frame); a `mark` event comes back when the caller has heard it (reason "played") or
+    /// an interrupt discarded it ("cleared").
     public func sendMark(_ name: [UInt8]) throws(SessionError) {
         guard role == .agentServer else { throw .unsupported("marks are sent by the agent-server role") }
         try sendAgentMark(name)
