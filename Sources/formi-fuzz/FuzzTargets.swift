@@ -14,6 +14,7 @@ let fuzzTargets: [(name: String, run: @Sendable (UnsafeRawBufferPointer) -> Void
     ("json", fuzzJSON),
     ("template", fuzzTemplate),
     ("mapper", fuzzMapper),
+    ("session", fuzzSession),
 ]
 
 /// Strict base64 decode: any bytes either decode and re-encode to the same text, or give an error.
@@ -196,5 +197,134 @@ enum MapperCache {
         let mapper = EventMapper(template: template)
         mappers[name] = mapper
         return mapper
+    }
+}
+
+/// A session of either role for a built-in provider, driven by the input as a script of operations:
+/// receive real messages of the provider (recorded from a session of the other role), mutated ones,
+/// raw bytes as text or binary, agent or caller audio, marks, interrupts, flushes, clock steps, reads,
+/// digits and the end of the call, in any order. Invariants: no trap, every error event says why,
+/// every view handed out is readable, and the stats stay valid JSON.
+func fuzzSession(_ data: UnsafeRawBufferPointer) {
+    var reader = FuzzReader(data: data)
+    let name = reader.pick(BuiltinTemplates.names)
+    let role: SessionRole = reader.byte() % 2 == 0 ? .agentServer : .telephony
+    guard let (template, seeds) = SessionSeeds.seeds(for: name, role: role) else { fatalError("session: \(name) has no seeds") }
+    var config = SessionConfig(role: role)
+    config.reorderWindow = reader.byte() % 6
+    config.earlyMediaFrames = reader.byte() % 8
+    config.maxQueuedMilliseconds = 200 + reader.byte() * 20
+    config.call.callId = "3c1e5a4e-8f0b-4c8e-9d6a-2b7f0e1d9c55"
+    guard let session = try? Session(template: template, config: config) else { fatalError("session: \(name) \(role) refused a valid config") }
+    var clock: Int64 = 0
+    var samples = [UInt8](repeating: 0, count: 2048)
+    for (i, byte) in data.enumerated() { samples[i % samples.count] ^= byte }
+    var operations = 0
+    while reader.offset < data.count && operations < 200 {
+        operations += 1
+        switch reader.byte() % 13 {
+        case 0:
+            let seed = seeds[reader.byte() % seeds.count]
+            seed.bytes.withUnsafeBytes { try? session.receive($0, binary: seed.binary) }
+        case 1:
+            var seed = seeds[reader.byte() % seeds.count]
+            if !seed.bytes.isEmpty {
+                let position = reader.byte() * 7 % seed.bytes.count
+                seed.bytes[position] = UInt8(truncatingIfNeeded: reader.byte())
+            }
+            seed.bytes.withUnsafeBytes { try? session.receive($0, binary: seed.binary) }
+        case 2, 3:
+            let binary = reader.byte() % 2 == 1
+            let length = reader.byte()
+            let raw = UnsafeRawBufferPointer(rebasing: reader.rest.prefix(length))
+            reader.offset += raw.count
+            try? session.receive(raw, binary: binary)
+        case 4:
+            let length = reader.byte() * 8
+            samples.withUnsafeBytes { try? session.sendAudio(UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
+        case 5: try? session.sendMark(Array("m\(reader.byte())".utf8))
+        case 6: _ = try? session.interrupt()
+        case 7: try? session.flush()
+        case 8:
+            clock += Int64(reader.byte() * 10)
+            session.setTime(milliseconds: clock)
+        case 9: session.end(reason: "fuzz")
+        case 10:
+            let length = reader.byte() * 4 + reader.byte() % 3
+            samples.withUnsafeMutableBytes { _ = try? session.readAudio(into: UnsafeMutableRawBufferPointer(rebasing: $0.prefix(length))) }
+        case 11: try? session.sendDigit(UInt8(truncatingIfNeeded: reader.byte()))
+        default:
+            drain(session)
+        }
+        if reader.byte() % 4 == 0 { drain(session) }
+    }
+    drain(session)
+    let stats = session.statsJSON()
+    var document = JSONDocument()
+    stats.withUnsafeBytes { bytes in
+        if (try? document.parse(bytes)) == nil { fatalError("session: stats are not JSON: \(String(decoding: stats, as: UTF8.self))") }
+    }
+}
+
+private func drain(_ session: Session) {
+    while let event = session.nextEvent() {
+        if event.kind == .error && (event.error ?? "").isEmpty { fatalError("session: an error event without a reason") }
+        FuzzSink.value &+= event.audio?.reduce(0) { $0 &+ Int($1) } ?? 0
+        FuzzSink.value &+= event.texts[.mark]?.count ?? 0
+    }
+    while let (bytes, _) = session.nextOutput() {
+        FuzzSink.value &+= bytes.reduce(0) { $0 &+ Int($1) }
+    }
+}
+
+/// Real messages of each provider, in both directions, made once by a call between two sessions.
+enum SessionSeeds {
+    struct Seed {
+        var bytes: [UInt8]
+        var binary: Bool
+    }
+
+    nonisolated(unsafe) static var cache: [String: (ProviderTemplate, provider: [Seed], agent: [Seed])] = [:]
+
+    static func seeds(for name: String, role: SessionRole) -> (ProviderTemplate, [Seed])? {
+        if cache[name] == nil { cache[name] = make(name) }
+        guard let entry = cache[name] else { return nil }
+        return (entry.0, role == .agentServer ? entry.provider : entry.agent)
+    }
+
+    private static func make(_ name: String) -> (ProviderTemplate, provider: [Seed], agent: [Seed])? {
+        guard let json = BuiltinTemplates.json(named: name), let template = try? ProviderTemplate(json: json) else { return nil }
+        var phoneConfig = SessionConfig(role: .telephony)
+        phoneConfig.call.callId = "3c1e5a4e-8f0b-4c8e-9d6a-2b7f0e1d9c55"
+        phoneConfig.call.streamId = "S1"
+        phoneConfig.localFormat = template.defaultFormat.encoding == .pcm16LE ? template.defaultFormat : AudioFormat(encoding: .pcm16LE, sampleRate: 8000)
+        var agentConfig = SessionConfig(role: .agentServer)
+        agentConfig.outputLeadMilliseconds = 1_000_000
+        guard let phone = try? Session(template: template, config: phoneConfig),
+              let agent = try? Session(template: template, config: agentConfig) else { return nil }
+        var fromProvider: [Seed] = [], fromAgent: [Seed] = []
+        func move(_ from: Session, _ to: Session, into seeds: inout [Seed]) {
+            while let (bytes, binary) = from.nextOutput() {
+                seeds.append(Seed(bytes: Array(bytes), binary: binary))
+                try? to.receive(bytes, binary: binary)
+            }
+        }
+        let audio = [UInt8](repeating: 0x10, count: 960)
+        move(phone, agent, into: &fromProvider)
+        audio.withUnsafeBytes { try? phone.sendAudio($0) }
+        try? phone.sendDigit(UInt8(ascii: "5"))
+        move(phone, agent, into: &fromProvider)
+        audio.withUnsafeBytes { try? agent.sendAudio($0) }
+        try? agent.sendMark(Array("m1".utf8))
+        move(agent, phone, into: &fromAgent)
+        var played = [UInt8](repeating: 0, count: 4000)
+        played.withUnsafeMutableBytes { _ = try? phone.readAudio(into: $0) }
+        _ = try? agent.interrupt()
+        move(agent, phone, into: &fromAgent)
+        phone.end(reason: "hangup")
+        agent.end(reason: "hangup")
+        move(phone, agent, into: &fromProvider)
+        move(agent, phone, into: &fromAgent)
+        return (template, fromProvider, fromAgent.isEmpty ? [Seed(bytes: Array("{}".utf8), binary: false)] : fromAgent)
     }
 }
