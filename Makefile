@@ -104,6 +104,10 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	python3 bench/mapper.py $(BUILD)/bench-mapper
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/session.c -o $(BUILD)/bench-session \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	@echo
+	python3 bench/session.py $(BUILD)/bench-session
 
 # libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
 fuzz:

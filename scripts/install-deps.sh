@@ -21,3 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get install -y --no-install-recommends "${need[@]}" \
         || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${need[@]}"; }
 fi
+# The Python pipeline the session benchmark runs against (pipecat's way: numpy + soxr).
+if [ "${1:-}" = "--bench" ] && ! python3 -c "import numpy, soxr" 2>/dev/null; then
+    python3 -m pip install --quiet numpy soxr || python3 -m pip install --quiet --break-system-packages numpy soxr
+fi

@@ -151,15 +151,7 @@ extension Session {
 
     /// Converts one frame of the call's audio to the local format and queues its media event.
     private func deliver(_ event: ProviderEvent, audio: UnsafeRawBufferPointer) {
-        guard var transcoder = inbound else { return }
-        if transcoder.input != event.format {
-            // The provider changed the format mid-call (no built-in provider does): follow it.
-            guard let replacement = try? Transcoder(from: event.format, to: localFormat, quality: config.resamplerQuality) else {
-                return reject("media: cannot convert \(event.format.encoding.name) \(event.format.sampleRate) Hz")
-            }
-            inbound = replacement
-            transcoder = replacement
-        }
+        guard let transcoder = inboundTranscoder(for: event.format) else { return }
         guard let reserved = transcoder.maxOutputBytes(forInputBytes: audio.count) else { return }
         stats.callerAudioMicros &+= SessionStats.micros(bytes: audio.count, format: event.format)
         let room = events.audioRoom(reserved)

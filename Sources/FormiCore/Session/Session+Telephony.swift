@@ -202,14 +202,7 @@ extension Session {
 
     /// The agent's audio, converted to the local format, into the playback queue.
     private func queuePlayback(_ event: ProviderEvent) {
-        guard let audio = event.audio, var transcoder = inbound else { return }
-        if transcoder.input != event.format {
-            guard let replacement = try? Transcoder(from: event.format, to: localFormat, quality: config.resamplerQuality) else {
-                return reject("media: cannot convert \(event.format.encoding.name) \(event.format.sampleRate) Hz")
-            }
-            inbound = replacement
-            transcoder = replacement
-        }
+        guard let audio = event.audio, let transcoder = inboundTranscoder(for: event.format) else { return }
         let converted: UnsafeRawBufferPointer
         do throws(AudioError) {
             converted = try convert(audio, with: transcoder)

@@ -297,6 +297,19 @@ public final class Session {
         return true
     }
 
+    /// The transcoder for arriving audio in `format`: the call's, or a new one when the far end changed
+    /// format mid-call (no built-in provider does; Plivo's playAudio names its own). nil (with an error
+    /// event) when the format cannot be converted.
+    func inboundTranscoder(for format: AudioFormat) -> Transcoder? {
+        if let inbound, inbound.input == format { return inbound }
+        guard inbound != nil, let replacement = try? Transcoder(from: format, to: localFormat, quality: config.resamplerQuality) else {
+            reject("media: cannot convert \(format.encoding.name) \(format.sampleRate) Hz to the local format")
+            return nil
+        }
+        inbound = replacement
+        return replacement
+    }
+
     /// Converts `audio` through `transcoder` into the scratch room; returns the bytes written.
     func convert(_ audio: UnsafeRawBufferPointer, with transcoder: Transcoder) throws(AudioError) -> UnsafeRawBufferPointer {
         guard let needed = transcoder.maxOutputBytes(forInputBytes: audio.count) else { throw .overflow }

@@ -1,13 +1,19 @@
-/* A sample call through libformi: what a Twilio media stream does to a caller's voice, frame by frame.
+/* A sample call through libformi: both ends of one call, in one process, over Twilio's media-stream
+ * protocol (mu-law 8 kHz, 20 ms frames).
  *
- * The caller (synthesised: a voiced "utterance" with a 120 Hz pitch and moving formants, then a DTMF
- * "5") speaks for 3 s at 8 kHz. Each 20 ms frame takes the provider's wire path, PCM -> mu-law ->
- * base64 -> a Twilio `media` message, and the agent side's path back, base64 -> mu-law -> PCM.
- * The program prints the first messages, then what the call cost and how faithful the audio stayed.
+ *   PBX side    a telephony-role session, as an Asterisk module would embed it: it announces the call,
+ *               sends the caller's voice, and plays the agent's audio at its own 20 ms clock.
+ *   agent side  an agent-server-role session, as the /ws-adapter server runs it: it turns Twilio's
+ *               messages into events with 16 kHz PCM for the agent, and the agent's 16 kHz speech into
+ *               Twilio media messages.
+ *
+ * The caller (synthesised: 2.2 s of voiced speech, then a DTMF "5") speaks; the agent answers with 2 s of
+ * speech; after 640 ms of it the caller barges in, the agent interrupts, and the session says how much
+ * of the answer the caller really heard. The messages crossing the "wire" are printed as they go.
  *
  * Build: cc sample_call.c $(pkg-config --cflags --libs formi) -lm     (or: make demo)
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memmem */
 #include <formi.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,11 +21,12 @@
 #include <time.h>
 
 #define RATE 8000
-#define FRAME 160 /* 20 ms at 8 kHz */
 #define SECONDS 3
 #define SAMPLES (RATE * SECONDS)
 
-static int16_t caller[SAMPLES], heard[SAMPLES];
+static int16_t caller[SAMPLES];
+static int16_t answer[32000]; /* 2 s at 16 kHz */
+static int shown = 0;
 
 static void synthesise_caller(void) {
     const double pi = 3.14159265358979323846;
@@ -41,61 +48,124 @@ static void synthesise_caller(void) {
     }
 }
 
+static void synthesise_answer(void) {
+    for (int i = 0; i < 32000; i++) {
+        double t = i / 16000.0, f0 = 180 + 20 * sin(2 * 3.14159265358979 * 0.7 * t);
+        answer[i] = (int16_t)lrint(7000 * (sin(2 * 3.14159265358979 * f0 * t) + 0.4 * sin(4 * 3.14159265358979 * f0 * t)));
+    }
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int fail(const char *what, int status) {
-    fprintf(stderr, "%s: %s (%s)\n", what, formi_strerror(status), formi_last_error());
-    return 1;
+static int check(const char *what, int status) {
+    if (status < 0) fprintf(stderr, "%s: %s (%s)\n", what, formi_strerror(status), formi_last_error());
+    return status < 0;
+}
+
+/* Carries every message `from` has to send over to `to`, printing the first few of each kind. */
+static size_t carry(formi_session *from, formi_session *to, const char *arrow) {
+    formi_message m;
+    size_t bytes = 0;
+    int marks = 0, media_skipped = 0;
+    while (formi_session_next_output(from, &m) == 1) {
+        bytes += m.len;
+        int media = m.len > 200, mark = memmem(m.data, m.len, "\"mark\"", 6) != NULL;
+        if ((media && shown >= 2) || (mark && marks >= 2)) {
+            media_skipped += media;
+            marks += mark;
+        } else {
+            printf("  %s %.*s%s\n", arrow, (int)(m.len > 140 ? 140 : m.len), (const char *)m.data, m.len > 140 ? "..." : "");
+            shown += media;
+            marks += mark;
+        }
+        check("receive", formi_session_receive(to, m.data, m.len, m.is_binary));
+    }
+    if (marks > 2) printf("  %s ... %d more marks\n", arrow, marks - 2);
+    if (media_skipped > 20) printf("  %s ... %d more media messages\n", arrow, media_skipped);
+    return bytes;
 }
 
 int main(void) {
-    printf("libformi %s: a 3 s sample call over Twilio's media-stream format (mu-law, 8 kHz, 20 ms frames)\n\n",
-           formi_version());
+    printf("libformi %s: a sample call over Twilio's media-stream protocol\n\n", formi_version());
     synthesise_caller();
+    synthesise_answer();
+    int status;
+    formi_provider *twilio = formi_provider_builtin("twilio", &status);
+    if (check("provider", status)) return 1;
 
-    uint8_t ulaw[FRAME], payload[FRAME];
-    char base64[FORMI_BASE64_ENCODED_SIZE(FRAME) + 1];
-    char message[512];
-    size_t wire_bytes = 0, len = 0;
-    int frames = 0, status;
+    formi_session_config pbx_config, agent_config;
+    formi_session_config_init(&pbx_config, FORMI_ROLE_TELEPHONY);
+    pbx_config.local_format = (formi_format){FORMI_ENCODING_PCM16LE, RATE, 1};
+    pbx_config.stream_id = "MZ0sample";
+    pbx_config.call_id = "CA0sample";
+    pbx_config.from = "+15550100";
+    pbx_config.custom_parameters = "{\"agent_id\":\"42\"}";
+    formi_session_config_init(&agent_config, FORMI_ROLE_AGENT_SERVER); /* the agent hears 16 kHz PCM */
+    formi_session *pbx = formi_session_new(twilio, &pbx_config, &status);
+    if (check("pbx session", status)) return 1;
+    formi_session *agent = formi_session_new(twilio, &agent_config, &status);
+    if (check("agent session", status)) return 1;
+    formi_provider_free(twilio);
+
     double start = now();
-
-    for (int offset = 0; offset + FRAME <= SAMPLES; offset += FRAME, frames++) {
-        /* Telephony side: the caller's frame onto the wire. */
-        if ((status = formi_ulaw_encode(caller + offset, FRAME, ulaw, sizeof ulaw))) return fail("encode", status);
-        if ((status = formi_base64_encode(ulaw, FRAME, base64, sizeof base64, &len))) return fail("base64", status);
-        base64[len] = '\0';
-        int n = snprintf(message, sizeof message,
-                         "{\"event\":\"media\",\"sequenceNumber\":\"%d\",\"media\":{\"track\":\"inbound\","
-                         "\"chunk\":\"%d\",\"timestamp\":\"%d\",\"payload\":\"%s\"},\"streamSid\":\"MZ0sample\"}",
-                         frames + 2, frames + 1, frames * 20, base64);
-        wire_bytes += (size_t)n;
-        if (frames < 2) printf("  -> %.150s...\n", message);
-
-        /* Agent side: the payload back to linear PCM for the speech recogniser. */
-        const char *p = strstr(message, "\"payload\":\"") + 11;
-        if ((status = formi_base64_decode(p, strcspn(p, "\""), payload, sizeof payload, &len)))
-            return fail("base64 decode", status);
-        if ((status = formi_ulaw_decode(payload, len, heard + offset, FRAME))) return fail("decode", status);
+    size_t wire = carry(pbx, agent, "pbx   ->");
+    formi_event e;
+    size_t heard_bytes = 0;
+    int frames = 0;
+    for (int offset = 0; offset + 160 <= SAMPLES; offset += 160, frames++) {
+        if (check("caller audio", formi_session_send_audio(pbx, caller + offset, 320))) return 1;
+        if (offset == 2400 * 8 / 10 * 10) formi_session_send_dtmf(pbx, '5', 200);
+        wire += carry(pbx, agent, "pbx   ->");
+        while (formi_session_next_event(agent, &e) == 1) {
+            if (e.kind == FORMI_EVENT_MEDIA) heard_bytes += e.audio_len;
+            else if (e.kind == FORMI_EVENT_START)
+                printf("  agent: START stream %.*s, call %.*s, %d Hz, parameters %.*s\n", (int)e.stream_id.len, e.stream_id.data,
+                       (int)e.call_id.len, e.call_id.data, e.format.sample_rate, (int)e.custom_parameters.len, e.custom_parameters.data);
+            else if (e.kind == FORMI_EVENT_DTMF) printf("  agent: DTMF %.*s\n", (int)e.digit.len, e.digit.data);
+            else if (e.kind == FORMI_EVENT_CONNECTED) printf("  agent: CONNECTED\n");
+            else printf("  agent: event %d\n", e.kind);
+        }
     }
+    printf("  pbx   -> ... %d media messages in all\n", frames);
+    printf("  agent: heard %zu ms of the caller as 16 kHz PCM\n\n", heard_bytes / 32);
+
+    /* The agent answers: 2 s of speech, marked, sent as fast as it is made (Twilio buffers it). */
+    shown = 0;
+    check("answer", formi_session_send_audio(agent, answer, sizeof answer));
+    check("flush", formi_session_flush(agent));
+    check("mark", formi_session_send_mark(agent, "answer-1"));
+    wire += carry(agent, pbx, "agent ->");
+    /* The PBX plays it at its 20 ms clock; after 640 ms the caller speaks over it. */
+    int16_t frame[160];
+    size_t real;
+    for (int t = 0; t < 640; t += 20) {
+        formi_session_read_audio(pbx, frame, sizeof frame, &real);
+        wire += carry(pbx, agent, "pbx   ->"); /* the session's own playback marks come back */
+    }
+    formi_playback played;
+    check("interrupt", formi_session_interrupt(agent, &played));
+    wire += carry(agent, pbx, "agent ->");
+    while (formi_session_next_event(agent, &e) == 1)
+        if (e.kind == FORMI_EVENT_MARK) printf("  agent: MARK %.*s %.*s\n", (int)e.mark.len, e.mark.data, (int)e.reason.len, e.reason.data);
+    formi_session_read_audio(pbx, frame, sizeof frame, &real);
+    printf("\n  barge-in: the agent sent %lld ms of its answer; the caller heard %lld ms (confirmed by Twilio's mark\n"
+           "  echoes); the other %lld ms were cleared, and the PBX's queue is empty (%zu bytes left to play)\n",
+           (long long)played.sent_ms, (long long)played.confirmed_ms, (long long)(played.sent_ms - played.confirmed_ms), real);
+
+    formi_session_end(pbx, "hangup");
+    wire += carry(pbx, agent, "pbx   ->");
     double elapsed = now() - start;
-
-    double signal = 0, noise = 0;
-    for (int i = 0; i < SAMPLES; i++) {
-        signal += (double)caller[i] * caller[i];
-        noise += ((double)caller[i] - heard[i]) * ((double)caller[i] - heard[i]);
-    }
-    printf("\n  frames           %d of 20 ms (%d s of audio)\n", frames, SECONDS);
-    printf("  on the wire      %zu bytes of JSON (%.1f kbit/s; the raw mu-law is 64 kbit/s)\n", wire_bytes,
-           wire_bytes * 8.0 / SECONDS / 1000);
-    printf("  audio fidelity   SNR %.1f dB after mu-law (G.711's ~38 dB on speech is expected)\n",
-           10 * log10(signal / noise));
-    printf("  cost             %.0f ns per frame, both directions (including building the JSON text)\n",
-           elapsed / frames * 1e9);
-    printf("\nUp next in libformi: resampling to the agent's 16 kHz, provider templates and call sessions.\n");
+    char *stats = NULL;
+    formi_session_stats_json(agent, &stats);
+    printf("\n  agent session stats: %s\n", stats);
+    formi_free(stats);
+    printf("\n  %d caller frames, %zu bytes of JSON on the wire, %.0f us of library time for the whole call\n", frames, wire,
+           elapsed * 1e6);
+    formi_session_free(pbx);
+    formi_session_free(agent);
     return 0;
 }
