@@ -3,7 +3,7 @@
  *             formi_session_next_event: a MEDIA event of PCM16 16 kHz;
  *   outbound: 20 ms of PCM16 16 kHz -> formi_session_send_audio -> formi_session_next_output: the
  *             Twilio media message (and the session's playback mark every 200 ms).
- * usage: bench-session inbound|outbound COUNT; prints frames per second (bench/session.py runs it
+ * usage: bench-session inbound|outbound COUNT [QUALITY]; prints frames per second (bench/session.py runs it
  * alongside the Python pipeline and prints the ratio). */
 #define _POSIX_C_SOURCE 199309L
 #include <formi.h>
@@ -28,6 +28,7 @@ int main(int argc, char **argv) {
     formi_provider *twilio = formi_provider_builtin("twilio", NULL);
     formi_session_config config;
     formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER);
+    if (argc > 3) config.resampler_quality = atoi(argv[3]);
     formi_session *session = formi_session_new(twilio, &config, NULL);
     const char *start = "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"streamSid\":\"MZ18ad3ab5a668481ce02b83e7395059f0\","
                         "\"start\":{\"streamSid\":\"MZ18ad3ab5a668481ce02b83e7395059f0\",\"accountSid\":\"AC1\",\"callSid\":\"CA1\","
