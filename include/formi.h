@@ -398,7 +398,9 @@ void formi_provider_free(formi_provider *provider);
  *  - malformed, unknown, oversize messages, bad base64: an ERROR event; the session carries on.
  * Media with chunk (or sequence) numbers is put back in order within `reorder_window` frames (Telnyx
  * may reorder); frames that come after their turn are dropped as late, gaps past the window are lost;
- * in-order media is never delayed. The counters are in formi_session_stats_json().
+ * in-order media is never delayed. The counters are in formi_session_stats_json(). A provider that asks
+ * for a pause (Asterisk's MEDIA_XOFF, per its template's flow_control) gets no media from next_output
+ * until it resumes (MEDIA_XON); the audio waits, counted against max_queued_ms.
  *
  * Memory is bounded per session: about 2 x max_message_bytes for reading messages; the events and
  * messages not yet taken (receive refuses input with FORMI_ELIMIT while 1024 events wait); agent audio

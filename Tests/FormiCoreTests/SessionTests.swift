@@ -302,6 +302,25 @@ struct SessionLifecycleTests {
         }
     }
 
+    /// Asterisk says when its queue is full (MEDIA_XOFF) and has room again (MEDIA_XON): media waits.
+    @Test func asteriskFlowControlHoldsMedia() throws {
+        var config = SessionConfig(role: .agentServer)
+        config.localFormat = AudioFormat(encoding: .ulaw, sampleRate: 8000)
+        let session = try Session(provider: "asterisk", config: config)
+        try session.receive(text: #"{"event":"MEDIA_START","connection_id":"c1","channel":"WebSocket/c1-0001","channel_id":"1723.1","format":"ulaw","optimal_frame_size":160,"ptime":20}"#)
+        _ = session.takeEvents()
+        try session.receive(text: #"{"event":"MEDIA_XOFF","channel_id":"1723.1"}"#)
+        try [UInt8](repeating: 0xFF, count: 800).withUnsafeBytes { try session.sendAudio($0) }
+        try session.sendMark(Array("m".utf8))
+        #expect(session.takeOutput().isEmpty)
+        try session.receive(text: #"{"event":"MEDIA_XON","channel_id":"1723.1"}"#)
+        let out = session.takeOutput()
+        #expect(out.count == 5 + 1 && out.prefix(5).allSatisfy { $0.binary && $0.bytes.count == 160 })
+        #expect(session.takeEvents().isEmpty)
+        #expect(ProviderTemplate.problems(json: Array(#"{"provider":"x","flow_control":{"pause":"nope"},"events":{"incoming":{"message_patterns":{"start":{"detection_pattern":{"e":"s"},"extraction_map":{}},"media":{"detection_pattern":{"e":"m"},"extraction_map":{"audio":"p"}}}},"outgoing":{"clear":null}}}"#.utf8))
+                == [TemplateProblem(field: "flow_control.pause", message: "no incoming pattern named \"nope\"")])
+    }
+
     @Test func oversizeMessagesAreErrors() throws {
         let session = try agent { $0.maxMessageBytes = 1024 }
         try session.receive(text: Self.start)

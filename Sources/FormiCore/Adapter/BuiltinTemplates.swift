@@ -268,6 +268,7 @@ public enum BuiltinTemplates {
     static let asterisk = #"""
     {
       "provider": "asterisk",
+      "flow_control": {"pause": "xoff", "resume": "xon"},
       "transport": {"text": "json", "binary": "media"},
       "audio": {"encoding": "ulaw", "sample_rate": 8000, "channels": 1, "payload": "binary", "frame_ms": 20},
       "events": {
@@ -300,6 +301,7 @@ public enum BuiltinTemplates {
     static let asteriskText = #"""
     {
       "provider": "asterisk-text",
+      "flow_control": {"pause": "xoff", "resume": "xon"},
       "transport": {"text": "lines", "binary": "media"},
       "audio": {"encoding": "ulaw", "sample_rate": 8000, "channels": 1, "payload": "binary", "frame_ms": 20},
       "events": {

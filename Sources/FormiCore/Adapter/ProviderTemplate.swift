@@ -13,6 +13,8 @@
 //   mark_cleared, cleared, stop), for sessions in the telephony role, which speak as the provider.
 //   "audio.pacing": "provider" (it buffers what it is sent and plays it in time) or "sender" (it plays
 //   frames as they arrive, so the sender must send them in real time: AudioSocket).
+//   "flow_control": {"pause": "<pattern>", "resume": "<pattern>"}: incoming patterns after which the
+//   provider wants no more audio for now, and again (Asterisk's MEDIA_XOFF / MEDIA_XON).
 //
 // Loading checks the whole template and reports every problem at once, each naming its field. The seed's
 // mandatory events: handshake (connected, or start standing in), meta (start), audio (media), and clear
@@ -96,6 +98,9 @@ public final class ProviderTemplate {
     let extraNames: [String]
     /// Outgoing messages by name; a nil template means the action is local (no wire message).
     public let outgoing: [String: OutgoingTemplate?]
+    /// Patterns (indices) that pause and resume the audio sent to the provider.
+    public let pausePattern: Int?
+    public let resumePattern: Int?
     /// The provider's own messages, for the telephony role.
     public let telephony: [String: OutgoingTemplate]
     /// Whether the template describes what an agent server sends (see `ServerTemplate`): the seed's
@@ -141,6 +146,8 @@ public final class ProviderTemplate {
         extraNames = loader.extraNames
         outgoing = loaded.outgoing
         telephony = loaded.telephony
+        pausePattern = loaded.pause
+        resumePattern = loaded.resume
         self.serverSide = serverSide
     }
 
@@ -184,6 +191,8 @@ struct TemplateLoader {
         var patterns: [ProviderTemplate.Pattern]
         var outgoing: [String: OutgoingTemplate?]
         var telephony: [String: OutgoingTemplate]
+        var pause: Int?
+        var resume: Int?
     }
 
     let root: JSONValue
@@ -244,10 +253,28 @@ struct TemplateLoader {
             }
         }
 
+        var pause: Int?, resume: Int?
+        if let flow = root["flow_control"] {
+            if flow.kind != .object { problem("flow_control", "must be an object {\"pause\": pattern, \"resume\": pattern}") }
+            for member in flow.members {
+                let key = member.key.string ?? ""
+                let target = member.value.string ?? ""
+                guard let index = patterns.firstIndex(where: { $0.name == target }) else {
+                    problem("flow_control.\(key)", "no incoming pattern named \(describe(member.value))")
+                    continue
+                }
+                switch key {
+                case "pause": pause = index
+                case "resume": resume = index
+                default: problem("flow_control.\(key)", "unknown key (pause, resume)")
+                }
+            }
+        }
         // The seed's mandatory events (for what a provider sends; an agent server's messages differ).
         guard !serverSide else {
             return problems.isEmpty ? Loaded(name: name, text: text, binary: binary, payload: payload, format: format, frameRule: frameRule,
-                                             pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony) : nil
+                                             pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony,
+                                             pause: pause, resume: resume) : nil
         }
         let kinds = Set(patterns.map(\.kind))
         if !kinds.contains(.connected) && !kinds.contains(.start) {
@@ -264,7 +291,8 @@ struct TemplateLoader {
         }
         guard problems.isEmpty else { return nil }
         return Loaded(name: name, text: text, binary: binary, payload: payload, format: format, frameRule: frameRule,
-                      pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony)
+                      pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony,
+                      pause: pause, resume: resume)
     }
 
     mutating func enumValue<T: RawRepresentable>(_ value: JSONValue?, _ field: String, default fallback: T) -> T where T.RawValue == String {

@@ -26,7 +26,11 @@ extension Session {
             stats.errors &+= 1
             events.push(event)
         case .ignored:
-            break
+            // Flow control: the provider's queue is full (Asterisk MEDIA_XOFF at 900 frames) or has room again.
+            if let pattern = event.pattern {
+                if pattern == template.pausePattern { paused = true }
+                if pattern == template.resumePattern { paused = false }
+            }
         case .connected:
             guard state == .awaitingHandshake else { return reject("duplicate connected: rejected") }
             state = .awaitingStart

@@ -66,6 +66,8 @@ public final class Session {
     var sinceAutoMark: Int64 = 0
     var clearedMarkNames: [[UInt8]] = []
     let leadMicros: Int64?
+    /// The provider asked for no more audio for now (Asterisk MEDIA_XOFF) until it resumes.
+    var paused = false
 
     // Telephony role.
     var playback: PlaybackQueue
@@ -233,6 +235,7 @@ public final class Session {
     /// the session. nil when there is nothing to send now (with pacing: nothing due yet).
     public func nextOutput() -> (bytes: UnsafeRawBufferPointer, binary: Bool)? {
         while let head = output.first {
+            if case .media = head.kind, paused { return nil }
             if case .media = head.kind, let lead = leadMicros, role == .agentServer {
                 // Paced: keep at most `lead` of audio ahead of real time at the provider.
                 if tracker.ahead(now: now ?? 0) > lead { return nil }
