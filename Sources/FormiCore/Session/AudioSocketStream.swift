@@ -9,9 +9,6 @@ struct AudioSocketStream {
 
     init() { pending.reserveCapacity(1024) }
 
-    /// Bytes of an incomplete frame held from earlier reads.
-    var pendingBytes: Int { pending.count }
-
     /// Feeds one read; calls `frame` with each complete frame (header included), in order.
     mutating func feed(_ bytes: UnsafeRawBufferPointer, _ frame: (UnsafeRawBufferPointer) -> Void) {
         var offset = 0
@@ -38,8 +35,6 @@ struct AudioSocketStream {
         }
         pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
     }
-
-    mutating func reset() { pending.removeAll(keepingCapacity: true) }
 
     // MARK: building frames
 

@@ -12,8 +12,6 @@ struct ByteStore: ~Copyable {
 
     deinit { storage.deallocate() }
 
-    var capacity: Int { storage.count }
-
     /// Room for `extra` more bytes at the end, growing by doubling.
     mutating func reserve(_ extra: Int) {
         let needed = count &+ extra

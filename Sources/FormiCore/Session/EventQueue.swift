@@ -25,7 +25,6 @@ struct EventQueue: ~Copyable {
         texts.reserveCapacity(16 &* EventField.texts.count)
     }
 
-    var isEmpty: Bool { head == events.count }
     var count: Int { events.count &- head }
 
     /// Copies an event in; `audio` (when given) replaces the event's own audio, e.g. after transcoding.
@@ -97,10 +96,12 @@ struct EventQueue: ~Copyable {
         // The first byte still in use: the lowest range of a waiting event.
         let width = EventField.texts.count
         var offset = bytes.count
+        func lower(_ range: Range<Int>?) { if let range { offset = min(offset, range.lowerBound) } }
         for index in head..<events.count {
-            for range in [events[index].audio, events[index].customParameters].compactMap({ $0 }) { offset = min(offset, range.lowerBound) }
-            for range in texts[(index &* width)..<((index &+ 1) &* width)].compactMap({ $0 }) { offset = min(offset, range.lowerBound) }
+            lower(events[index].audio)
+            lower(events[index].customParameters)
         }
+        for index in (head &* width)..<texts.count { lower(texts[index]) }
         func shift(_ range: Range<Int>?) -> Range<Int>? { range.map { ($0.lowerBound &- offset)..<($0.upperBound &- offset) } }
         bytes.dropFront(offset)
         events.removeSubrange(0..<head)

@@ -41,8 +41,6 @@ struct MediaReorder {
         spare.reserveCapacity(self.window &+ 1)
     }
 
-    var heldCount: Int { held.count }
-
     /// Decides what to do with a frame keyed `key` (nil: no number to order by, delivered as is).
     mutating func accept(key: Int64?, audio: UnsafeRawBufferPointer, sequence: Int64?, timestamp: Int64?, chunk: Int64?) -> Decision {
         guard window > 0, let key else { return .deliver }
@@ -86,12 +84,5 @@ struct MediaReorder {
 
     mutating func recycle(_ frame: Frame) {
         if spare.count < window &+ 1 { spare.append(frame.audio) }
-    }
-
-    /// Forgets the stream position and drops held frames (a new stream).
-    mutating func reset() {
-        for frame in held { recycle(frame) }
-        held.removeAll(keepingCapacity: true)
-        expected = nil
     }
 }

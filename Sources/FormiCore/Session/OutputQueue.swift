@@ -25,8 +25,6 @@ struct OutputQueue: ~Copyable {
 
     init() { messages.reserveCapacity(64) }
 
-    var isEmpty: Bool { head == messages.count }
-    var count: Int { messages.count &- head }
     var first: Message? { head < messages.count ? messages[head] : nil }
 
     mutating func push(_ message: [UInt8], binary: Bool, kind: Kind) {
@@ -49,16 +47,14 @@ struct OutputQueue: ~Copyable {
     }
 
     /// Drops every media and mark message not yet taken, keeping other control messages in order.
-    /// Returns the audio dropped (µs) and the ids of the marks dropped.
-    mutating func dropMedia() -> (micros: Int64, marks: [Int64]) {
+    /// Returns the audio dropped (µs).
+    mutating func dropMedia() -> Int64 {
         var dropped: Int64 = 0
-        var marks: [Int64] = []
         var kept = head
         for index in head..<messages.count {
             switch messages[index].kind {
             case .media(let micros): dropped &+= micros
-            case .mark(let id): marks.append(id)
-            case .utteranceEnd: break
+            case .mark, .utteranceEnd: break
             case .control:
                 messages[kept] = messages[index]
                 kept &+= 1
@@ -66,14 +62,7 @@ struct OutputQueue: ~Copyable {
         }
         messages.removeSubrange(kept..<messages.count)
         queuedMicros = 0
-        return (dropped, marks)
-    }
-
-    mutating func removeAll() {
-        messages.removeAll(keepingCapacity: true)
-        bytes.removeAll()
-        head = 0
-        queuedMicros = 0
+        return dropped
     }
 
     /// Forgets what was taken: all of it once drained, or, when a backlog never drains (the host keeps

@@ -17,14 +17,11 @@ struct OutstandingMark {
 extension Session {
     // MARK: provider -> host
 
+    /// One provider event (not an error; the session is not stopped: `Session.handle` saw to both).
     func handleProviderEvent(_ event: ProviderEvent) {
-        if state == .stopped {
-            return reject("\(event.kind == .error ? "message" : event.kind.name) after stop: rejected")
-        }
         switch event.kind {
         case .error:
-            stats.errors &+= 1
-            events.push(event)
+            break
         case .ignored:
             // Flow control: the provider's queue is full (Asterisk MEDIA_XOFF at 900 frames) or has room again.
             if let pattern = event.pattern {
@@ -146,7 +143,6 @@ extension Session {
         event.sequence = frame.sequence
         event.timestamp = frame.timestamp
         event.chunk = frame.chunk
-        event.texts[.streamId] = nil
         frame.audio.withUnsafeBytes { audio in
             event.audio = audio
             deliver(event, audio: audio)
@@ -219,7 +215,7 @@ extension Session {
     /// holds, and outstanding marks are reported cleared. Returns the interrupted utterance's figures.
     func interruptAgent() throws(SessionError) -> PlaybackReport {
         guard state == .streaming else { throw .state("no call is streaming") }
-        let unsent = output.dropMedia().micros
+        let unsent = output.dropMedia()
         outbound?.reset()
         sinceAutoMark = 0
         let unplayed = tracker.unplayed(now: now)
@@ -276,7 +272,7 @@ extension Session {
                 AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: callFormat.sampleRate) ?? 0x10, payload: frame, to: &rendered)
                 output.push(rendered, binary: true, kind: .media(micros: micros))
             default:
-                guard let media = template.outgoing["media"] ?? nil else { continue }
+                guard let media = mediaMessage else { continue }
                 values.audio = frame
                 guard render(media, name: "media") else { continue }
                 output.push(rendered, binary: false, kind: .media(micros: micros))
@@ -296,10 +292,11 @@ extension Session {
         sinceAutoMark = 0
         let auto = name == nil
         let markName = name ?? (Self.autoMarkPrefix + Array(String(markCounter).utf8))
-        let wire = template.patterns.contains { $0.kind == .mark } && (template.outgoing["mark"] ?? nil) != nil
-        if auto && !wire { return }  // the clock alone measures playback then
-        var mark = OutstandingMark(id: markCounter, name: markName, position: tracker.sent &+ output.queuedMicros, auto: auto, wire: wire)
-        if wire, let template = template.outgoing["mark"] ?? nil {
+        let markMessage = marksEchoed ? template.outgoing["mark"] ?? nil : nil
+        if auto && markMessage == nil { return }  // the clock alone measures playback then
+        var mark = OutstandingMark(id: markCounter, name: markName, position: tracker.sent &+ output.queuedMicros, auto: auto,
+                                   wire: markMessage != nil)
+        if let template = markMessage {
             values.mark = markName
             if render(template, name: "mark") {
                 output.push(rendered, binary: false, kind: .mark(id: mark.id))

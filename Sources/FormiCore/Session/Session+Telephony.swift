@@ -120,7 +120,7 @@ extension Session {
                 output.push(rendered, binary: true, kind: .media(micros: micros))
             } else if template.payload == .binary {
                 output.push(frame, binary: true, kind: .media(micros: micros))
-            } else if let media = template.telephony["media"] {
+            } else if let media = mediaMessage {
                 chunk &+= 1
                 values.chunk = chunk
                 values.timestamp = callerMicros / 1000
@@ -164,14 +164,9 @@ extension Session {
 
     // MARK: agent server -> host
 
+    /// One event of the agent server (not an error; the session is not stopped: `Session.handle` saw to both).
     func handleServerEvent(_ event: ProviderEvent) {
-        if state == .stopped {
-            return reject("\(event.kind == .error ? "message" : event.kind.name) after the call ended: rejected")
-        }
         switch event.kind {
-        case .error:
-            stats.errors &+= 1
-            events.push(event)
         case .media:
             stats.framesIn &+= 1
             queuePlayback(event)
@@ -195,7 +190,7 @@ extension Session {
             state = .stopped
             stats.endedAt = now.map { $0 / 1000 }
             events.push(event)
-        case .ignored, .connected, .start, .dtmf:
+        case .error, .ignored, .connected, .start, .dtmf:
             break
         }
     }

@@ -55,6 +55,8 @@ public final class Session {
     var outbound: Transcoder?
     var values = OutgoingValues()
     var audioSocket = AudioSocketStream()
+    /// The media message this end renders per frame (looked up once, not per frame).
+    let mediaMessage: OutgoingTemplate?
     /// Scratch for rendering one message, and for converted audio (grown to the largest call, then reused).
     var rendered: [UInt8] = []
     var converted: UnsafeMutableRawBufferPointer
@@ -66,6 +68,8 @@ public final class Session {
     var sinceAutoMark: Int64 = 0
     var clearedMarkNames: [[UInt8]] = []
     let leadMicros: Int64?
+    /// Whether the provider echoes marks (an incoming mark pattern and an outgoing mark message).
+    let marksEchoed: Bool
     /// The provider asked for no more audio for now (Asterisk MEDIA_XOFF) until it resumes.
     var paused = false
 
@@ -104,6 +108,8 @@ public final class Session {
         reorder = MediaReorder(window: config.reorderWindow)
         converted = .allocate(byteCount: 16 * 1024, alignment: 16)
         rendered.reserveCapacity(4096)
+        marksEchoed = template.patterns.contains { $0.kind == .mark } && (template.outgoing["mark"] ?? nil) != nil
+        mediaMessage = config.role == .agentServer ? template.outgoing["media"] ?? nil : template.telephony["media"]
         leadMicros = config.outputLeadMilliseconds.map { Int64($0) &* 1000 } ?? (template.pacing == .sender ? 60_000 : nil)
         let limits = JSONLimits(maxBytes: config.maxMessageBytes, maxDepth: 32, maxValues: 4096)
         switch config.role {
@@ -173,6 +179,13 @@ public final class Session {
 
     private func handle(_ message: UnsafeRawBufferPointer, binary: Bool) {
         let event = mapper.map(message, binary: binary)
+        if state == .stopped {
+            return reject("\(event.kind == .error ? "message" : event.kind.name) after \(role == .agentServer ? "stop" : "the call ended"): rejected")
+        }
+        if event.kind == .error {
+            stats.errors &+= 1
+            return events.push(event)
+        }
         switch role {
         case .agentServer: handleProviderEvent(event)
         case .telephony: handleServerEvent(event)
