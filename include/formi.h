@@ -12,9 +12,9 @@
  *  - Ownership: the caller owns every buffer it passes; the library keeps no pointer to it after the call
  *    returns. Strings the library allocates for the caller are released with formi_free(); strings it
  *    returns as `const char *` are static or owned by a handle, as documented.
- *  - Threads: the stateless functions (codecs, base64, version, strerror) may be called from any number
- *    of threads at once. Handles (resampler, transcoder, provider, session) are not internally locked:
- *    use one from one thread at a time.
+ *  - Threads: the stateless functions (codecs, base64, templates, version, strerror) may be called from
+ *    any number of threads at once. Handles (resampler, transcoder, provider, session, flow run) are not
+ *    internally locked: use one from one thread at a time (flows: see their section).
  *  - Robustness: no input makes the library abort or trap; every bad input is a status code.
  *  - Samples: "pcm" is signed 16-bit linear PCM in host byte order, interleaved when stereo.
  */
@@ -575,6 +575,157 @@ const char *formi_session_last_error(const formi_session *s);
 
 /** Frees the session and everything it holds (views it returned become invalid). NULL is a no-op. */
 void formi_session_free(formi_session *s);
+
+/* ---- Agent flows ---------------------------------------------------------------------------------- */
+
+/*
+ * A flow is an agent's conversation state machine: states (each with a prompt template) and edges
+ * between them. JSON in the seed's field names, with what the seed leaves open added:
+ *
+ *   {"states": [{"state_id": 1, "name": "greeting", "template_id": 7, "state_prompt": "Greet {{caller|there}}.",
+ *                "variables": {"tone": "friendly"}, "initial": true, "terminal": false,
+ *                "on_entry": [{"type": "say", "text": "Hello!"}], "on_exit": [...],
+ *                "max_turns": 3, "timeout_ms": 30000, "fallback_state": 9}, ...],
+ *    "edges": [{"edge_id": 1, "from_node": 1, "to_node": 2, "prompt": "If the caller wants a table",
+ *               "transition_metadata": {}, "priority": 1, "condition": "event.type == \"dtmf\" && event.digit == \"1\"",
+ *               "default": false, "global": false, "return_to_previous": false, "assign": {"choice": "event.digit"}}, ...],
+ *    "templates": [{"template_id": 7, "name": "greeting", "content": "...", "variables": {...}}],
+ *    "variables": {...}, "inputs": ["caller"], "fallback_state": 9, "max_transitions": 256}
+ *
+ * Edges are tried: the state's own by priority (lower first) then edge_id, then global edges (no
+ * from_node; they apply from every state) the same way; first match wins. A condition edge matches when
+ * its condition holds; an edge with a plain-language `prompt` matches when the host's transition model
+ * says so with a {"type":"judged","edge_id":N} event (and its condition, if any, holds). Then, on a
+ * decision event (user, dtmf, judged), the state's default edge, else the global default. A turn limit or
+ * timeout moves to the fallback state; more than max_transitions transitions ends the run.
+ *
+ * Conditions: comparisons (== != < <= > >=), &&, ||, !, `in [...]`, `contains`, `exists`, numbers,
+ * strings, true/false/null, over event.<field>, vars.<name>, turns, steps, transitions, state, previous,
+ * elapsed_ms. They are parsed and type-checked when the flow loads ("turns == \"3\"" is a load error);
+ * evaluating one never fails.
+ *
+ * Actions ({"type": ...} objects) are handed to the host with their strings rendered; {"type":"set",
+ * "name":..,"value":..} is performed by the library.
+ *
+ * A flow handle is immutable but for formi_flow_edit; it may be read (to_json, to_dot, run_new) from
+ * several threads at once, but not while it is edited. Runs keep the flow they started with, unaffected
+ * by later edits, and may outlive the flow handle.
+ */
+FORMI_HANDLE(formi_flow);
+FORMI_HANDLE(formi_flow_run);
+
+/**
+ * A flow from JSON (`len` bytes). It is validated as a whole: FORMI_EJSON for malformed JSON or a field
+ * of the wrong type, FORMI_ETEMPLATE when a rule is broken (see formi_flow_validate_json), with the errors
+ * in formi_last_error() (cut at 512 bytes: the validation report has them all). Warnings do not stop it.
+ */
+formi_flow *formi_flow_from_json(const char *json, size_t len, int *status);
+
+/**
+ * Every problem of a flow, at once, as JSON in *report (free with formi_free):
+ * {"valid": bool, "errors": [...], "warnings": [...]}, each problem {"code", "message", "state_ids",
+ * "edge_ids"}. Errors: no_initial_state, several_initial_states, duplicate_state_id, duplicate_edge_id,
+ * duplicate_template_id, edge_from_missing_state, edge_to_missing_state, edge_without_source,
+ * global_edge_with_source, edge_without_target, return_edge_with_target, terminal_state_with_edges,
+ * several_default_edges, invalid_condition, invalid_assignment, fallback_to_missing_state,
+ * limit_without_fallback, invalid_template, missing_template_variable, invalid_field, invalid_json.
+ * Warnings: unreachable_state, dead_end, edge_never_taken, unknown_template.
+ * Returns FORMI_OK when there is no error, FORMI_ETEMPLATE or FORMI_EJSON when there is (the report is
+ * set either way); other codes for bad arguments (then *report is NULL).
+ */
+int formi_flow_validate_json(const char *json, size_t len, char **report);
+
+/** The flow as JSON (the same shape as formi_flow_from_json reads; unknown fields kept) in *out_json (free with formi_free). */
+int formi_flow_to_json(const formi_flow *flow, char **out_json);
+
+/**
+ * The flow as Graphviz DOT in *out_dot (free with formi_free), for `dot -Tpng`: the initial state in bold,
+ * terminal states doubled, default edges dashed, global edges from an "any state" point, fallbacks dotted.
+ */
+int formi_flow_to_dot(const formi_flow *flow, char **out_dot);
+
+/**
+ * Edits the flow, all or nothing: the edited flow must still load, else nothing changes. One JSON edit:
+ *   {"op":"create_state_from_template","template_id":T, "name"?, "state_id"?, "variables"?, other state fields?}
+ *   {"op":"update_state","state_id":N, fields...}   {"op":"delete_state","state_id":N} (and its edges)
+ *   {"op":"create_edge", "edge_id"?, edge fields...} {"op":"update_edge","edge_id":N, fields...}
+ *   {"op":"delete_edge","edge_id":N}
+ *   {"op":"merge","states":[...],"edges":[...],"delete_state_ids":[...],"delete_edge_ids":[...]}
+ *     (a draft: deletes first, then inserts or replaces whole states and edges by id)
+ * A missing id gets the largest plus one. What was done goes to *out_json (may be NULL; free with
+ * formi_free), e.g. {"state_id":12,"warnings":[...]}. Errors: FORMI_EJSON (malformed, unknown op),
+ * FORMI_ENOTFOUND (no such id or template), FORMI_ETEMPLATE (the result would break a rule).
+ * Not while another thread reads the flow. Runs already started are unaffected.
+ */
+int formi_flow_edit(formi_flow *flow, const char *edit_json, size_t len, char **out_json);
+
+/** Frees the flow handle. Runs started from it stay valid. NULL is a no-op. */
+void formi_flow_free(formi_flow *flow);
+
+/* ---- Prompt templates ---------------------------------------------------------------------------- */
+
+/**
+ * Renders a template: `{{name}}` is replaced by the variable's value (strings as they are, other JSON
+ * values as JSON), `{{name|default}}` falls back to its default, `{{a.b}}` reaches into an object,
+ * `\{{` is a literal "{{". One pass: values are never expanded again. `variables_json` is a JSON object
+ * (NULL with 0 for none). The text goes to *out_text (free with formi_free). Errors: FORMI_ETEMPLATE (bad
+ * syntax, with the column), FORMI_ENOTFOUND naming every variable with neither value nor default,
+ * FORMI_EJSON for bad variables. Thread-safe.
+ */
+int formi_template_render(const char *tmpl, size_t len, const char *variables_json, size_t variables_len, char **out_text);
+
+/**
+ * A template's variables, in order of first use, as JSON in *out_json (free with formi_free):
+ * [{"name":"caller","default":"there"},{"name":"date","default":null}]. FORMI_ETEMPLATE for bad syntax.
+ */
+int formi_template_variables(const char *tmpl, size_t len, char **out_json);
+
+/* ---- Flow runs ----------------------------------------------------------------------------------- */
+
+/**
+ * Starts a run of `flow` (one conversation) in its initial state. `inputs_json` is a JSON object of
+ * variables (NULL with 0 for none); every name in the flow's "inputs" must be given (FORMI_ENOTFOUND).
+ * The initial state's entry actions are pending (see formi_flow_run_state). One thread at a time.
+ */
+formi_flow_run *formi_flow_run_new(const formi_flow *flow, const char *inputs_json, size_t len, int *status);
+
+/**
+ * Takes one event, a JSON object with a "type" and an optional "at_ms" (your clock in ms, never going
+ * back): "user" {"text"} and "dtmf" {"digit"} (caller turns), "judged" {"edge_id": N or null, "state_id"?}
+ * (the transition model's verdict), "interrupted" (barge-in), "actions_done" (the pending entry actions are
+ * done), "tick" (for timeouts), or any type of your own (seen by conditions). What the step did goes to
+ * *out_json (may be NULL; free with formi_free):
+ *   {"step":4,"event":"dtmf","state_id":2,"state":"menu",
+ *    "transition":{"edge_id":7,"from":1,"to":2,"reason":"condition|judged|default|timeout|turn_limit",
+ *                  "global":false,"returned":false} or null,
+ *    "prompt":"<the new state's prompt, rendered>" (after a transition),
+ *    "actions":[{"phase":"exit|entry","state_id":1,"action":{...}}],
+ *    "interrupted_actions":[...], "cancelled_actions":[...], "ignored_verdict":true, "missing_variables":[...]
+ *    (each only when it applies), "ended":false, "end_reason":null|"terminal"|"transition_limit"}
+ * A transition is atomic: committed when the call returns. "interrupted" never undoes or loses one: the
+ * run stays where it is and the entry actions still pending come back as interrupted_actions. Leaving a
+ * state before its entry actions were done reports them as cancelled_actions. A verdict for an edge that
+ * does not leave the current state (a stale one, made before a transition) is ignored and reported.
+ * Errors change nothing: FORMI_EJSON (malformed event, no type, bad at_ms or edge_id), FORMI_ENOTFOUND
+ * (a verdict on an edge the flow does not have), FORMI_ESTATE (the run has ended; the clock went back).
+ */
+int formi_flow_run_step(formi_flow_run *run, const char *event_json, size_t len, char **out_json);
+
+/**
+ * The run now, as JSON in *out_json (free with formi_free): state_id, name, prompt (rendered),
+ * missing_variables, turns, steps, transitions, previous_state_id, return_stack, entered_at_ms,
+ * pending_actions, variables, ended, end_reason.
+ */
+int formi_flow_run_state(const formi_flow_run *run, char **out_json);
+
+/**
+ * Every transition taken, in order, as JSON in *out_json (free with formi_free):
+ * [{"step":4,"at_ms":1200,"event":"dtmf","transition":{...}}]. At most the flow's max_transitions.
+ */
+int formi_flow_run_history(const formi_flow_run *run, char **out_json);
+
+/** Frees the run. NULL is a no-op. */
+void formi_flow_run_free(formi_flow_run *run);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@ pkg-config --exists speexdsp 2>/dev/null || need+=(libspeexdsp-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)
+command -v dot >/dev/null || need+=(graphviz)  # renders the flows' DOT output in the tests
 # Peers the benchmarks run against (make bench).
 if [ "${1:-}" = "--bench" ]; then
     pkg-config --exists soxr 2>/dev/null || need+=(libsoxr-dev)

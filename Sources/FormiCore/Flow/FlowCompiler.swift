@@ -286,7 +286,7 @@ struct FlowCompiler {
         for id in unreachable {
             warning("unreachable_state", "state \(id) cannot be reached from the initial state \(flow.states[initial].id)", states: [id])
         }
-        let hasGlobal = flow.edges.contains { $0.isGlobal }
+        let hasGlobal = flow.edges.indices.contains { flow.edges[$0].isGlobal && edges[$0] != nil }
         for (i, state) in flow.states.enumerated() where !state.isTerminal {
             let leaves = flow.edges.contains { $0.from == state.id && !$0.isGlobal }
             let limited = (state.maxTurns != nil || state.timeoutMs != nil) && states[i].fallback != nil

@@ -20,7 +20,7 @@ extension FlowDefinition {
             throw .json(error)
         }
         guard let members = edit.members, let op = edit["op"]?.string else {
-            throw FlowError.invalid([problem("an edit is an object with an \"op\" string")])
+            throw FlowError.shape("an edit is an object with an \"op\" string")
         }
         let fields = members.filter { $0.key != "op" }
         var copy = self
@@ -34,7 +34,7 @@ extension FlowDefinition {
         case "delete_edge": result = try copy.deleteEdge(try id(fields, "edge_id"))
         case "merge": result = try copy.merge(fields)
         default:
-            throw FlowError.invalid([problem("unknown op \"\(op)\" (known: create_state_from_template, update_state, delete_state, create_edge, update_edge, delete_edge, merge)")])
+            throw FlowError.shape("unknown op \"\(op)\" (known: create_state_from_template, update_state, delete_state, create_edge, update_edge, delete_edge, merge)")
         }
         let problems = copy.validate()
         guard !problems.contains(where: { $0.severity == .error }) else { throw .invalid(problems) }
@@ -46,7 +46,7 @@ extension FlowDefinition {
 
     private mutating func createState(fromTemplate fields: [JSONMember]) throws(FlowError) -> [JSONMember] {
         guard let templateID = fields[key: "template_id"], templateID != .null else {
-            throw .invalid([Self.problem("create_state_from_template needs a template_id")])
+            throw .shape("create_state_from_template needs a template_id")
         }
         guard let template = templates.first(where: { $0.id == templateID }) else {
             throw .notFound("no template with template_id \(templateID.jsonText)")
@@ -127,7 +127,8 @@ extension FlowDefinition {
             let result = try deleteState(id)
             cascaded += result[key: "deleted_edge_ids"]?.elements?.compactMap(\.integer) ?? []
         }
-        for id in deleteEdges where !cascaded.contains(id) {
+        let explicit = deleteEdges.filter { !cascaded.contains($0) }
+        for id in explicit {
             guard edgeIndex(id) != nil else { throw .notFound("merge deletes edge \(id), which does not exist") }
             _ = try deleteEdge(id)
         }
@@ -141,7 +142,7 @@ extension FlowDefinition {
             JSONMember(key: "upserted_state_ids", value: .array(newStates.map { .integer($0.id) })),
             JSONMember(key: "upserted_edge_ids", value: .array(newEdges.map { .integer($0.id) })),
             JSONMember(key: "deleted_state_ids", value: .array(deleteStates.map(JSONTree.integer))),
-            JSONMember(key: "deleted_edge_ids", value: .array((cascaded + deleteEdges).map(JSONTree.integer))),
+            JSONMember(key: "deleted_edge_ids", value: .array((cascaded + explicit).map(JSONTree.integer))),
         ]
     }
 
@@ -152,7 +153,7 @@ extension FlowDefinition {
     }
 
     private static func id(_ fields: [JSONMember], _ key: String) throws(FlowError) -> Int64 {
-        guard let id = fields[key: key]?.integer else { throw .invalid([problem("\(key) must be given as an integer")]) }
+        guard let id = fields[key: key]?.integer else { throw .shape("\(key) must be given as an integer") }
         return id
     }
 
@@ -181,8 +182,6 @@ extension FlowDefinition {
     private static func problem(_ message: String, states: [Int64] = [], edges: [Int64] = []) -> FlowProblem {
         FlowProblem(.error, "invalid_edit", message, states: states, edges: edges)
     }
-
-    private func problem(_ message: String) -> FlowProblem { Self.problem(message) }
 }
 
 extension FlowState {

@@ -152,6 +152,8 @@ public struct FlowProblem: Sendable, Equatable, CustomStringConvertible {
 /// Why a flow, edit or run input was refused.
 public enum FlowError: Error, Sendable {
     case json(JSONError)
+    /// Valid JSON of the wrong shape (an event without a type, an edit without an op).
+    case shape(String)
     case invalid([FlowProblem])
     case notFound(String)
     case state(String)
@@ -161,7 +163,7 @@ public enum FlowError: Error, Sendable {
         case .json(let error): "not valid JSON: \(error.message)"
         case .invalid(let problems):
             "invalid flow: " + problems.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")
-        case .notFound(let text), .state(let text): text
+        case .shape(let text), .notFound(let text), .state(let text): text
         }
     }
 }

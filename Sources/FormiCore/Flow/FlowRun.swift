@@ -127,12 +127,12 @@ public struct FlowRun {
     public mutating func step(_ event: JSONTree) throws(FlowError) -> Step {
         if let ended { throw .state("the run has ended (\(ended.rawValue)); start a new run") }
         guard event.members != nil, let type = event["type"]?.string, !type.isEmpty else {
-            throw .invalid([FlowProblem(.error, "invalid_event", "an event is an object with a \"type\" string, e.g. {\"type\":\"dtmf\",\"digit\":\"1\"}")])
+            throw .shape("an event is an object with a \"type\" string, e.g. {\"type\":\"dtmf\",\"digit\":\"1\"}")
         }
         var at: Int64?
         if let clock = event["at_ms"], clock != .null {
             guard let value = clock.integer, value >= 0 else {
-                throw .invalid([FlowProblem(.error, "invalid_event", "at_ms must be a non-negative integer, found \(clock.kindName)")])
+                throw .shape("at_ms must be a non-negative integer, found \(clock.kindName)")
             }
             if let now, value < now { throw .state("the clock went back: at_ms \(value) after \(now)") }
             at = value
@@ -141,7 +141,7 @@ public struct FlowRun {
         if type == "judged" {
             let named = event["edge_id"] ?? .null
             guard named == .null || named.integer != nil else {
-                throw .invalid([FlowProblem(.error, "invalid_event", "a judged event's edge_id is an integer or null, found \(named.kindName)")])
+                throw .shape("a judged event's edge_id is an integer or null, found \(named.kindName)")
             }
             verdict = named.integer
             if let verdict, flow.edgeIndex[verdict] == nil { throw .notFound("judged edge \(verdict) is not an edge of the flow") }
