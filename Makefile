@@ -20,10 +20,10 @@ VALGRIND    := valgrind --quiet --error-exitcode=99 --leak-check=full \
                --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
                --suppressions=bindings/c/tests/valgrind.supp
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := base64 transcoder json template mapper session
+FUZZ_TARGETS := base64 transcoder json template mapper session flow condition flowrun
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
 
-C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_no_alloc
+C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_flows test_no_alloc
 
 .PHONY: all deps install test test-swift test-c test-abi test-python demo bench fuzz clean
 
@@ -81,6 +81,9 @@ test-c: $(LIB)
 	    LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(VALGRIND) $(BUILD)/c/$$t; \
 	done; \
 	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib scripts/check-no-alloc.sh $(BUILD)/c/test_no_alloc
+	@# The sample flow's DOT (written by test_flows) must render: Graphviz exits non-zero on a syntax error.
+	dot -Tpng $(BUILD)/c/booking.dot -o $(BUILD)/c/booking.png
+	@head -c 8 $(BUILD)/c/booking.png | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a' && echo "booking.dot renders: $(BUILD)/c/booking.png"
 
 test-python: $(LIB)
 	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 tests/python/test_abi.py

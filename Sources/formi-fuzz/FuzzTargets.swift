@@ -15,6 +15,9 @@ let fuzzTargets: [(name: String, run: @Sendable (UnsafeRawBufferPointer) -> Void
     ("template", fuzzTemplate),
     ("mapper", fuzzMapper),
     ("session", fuzzSession),
+    ("flow", fuzzFlow),
+    ("condition", fuzzCondition),
+    ("flowrun", fuzzFlowRun),
 ]
 
 /// Strict base64 decode: any bytes either decode and re-encode to the same text, or give an error.
