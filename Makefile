@@ -111,6 +111,10 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	python3 bench/session.py $(BUILD)/bench-session
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/flow.c -o $(BUILD)/bench-flow \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	@echo
+	python3 bench/flow.py $(BUILD)/bench-flow
 
 # libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
 fuzz:

@@ -97,7 +97,7 @@ indirect enum CompiledValue: Sendable {
     }
 
     /// The value with its templates rendered; names without a value are added to `missing`.
-    func render(_ lookup: (String) -> JSONTree?, missing: inout [String]) -> JSONTree {
+    func render(_ lookup: ([String]) -> JSONTree?, missing: inout [String]) -> JSONTree {
         switch self {
         case .fixed(let tree): return tree
         case .text(let template):

@@ -284,27 +284,51 @@ public struct FlowRun {
         return root[path: path.dropFirst()]
     }
 
-    private var lookup: (String) -> JSONTree? {
-        { [self] name in variable(name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)) }
+    /// `variable` as a closure for templates; it holds the two variable lists, not the whole run.
+    private var lookup: ([String]) -> JSONTree? {
+        let own = state.variables, run = variables
+        return { path in
+            guard let first = path.first, let root = own[key: first] ?? run[key: first] else { return nil }
+            return root[path: path.dropFirst()]
+        }
     }
 }
 
-/// The run as conditions see it during one step.
+/// The run as conditions see it during one step: values, not the run itself (holding the run would
+/// make every change during the step copy its history).
 struct RunScope: ExpressionScope {
     let event: JSONTree
-    let run: FlowRun
+    let variables: [JSONMember]
+    let stateVariables: [JSONMember]
+    let turns: Int64, steps: Int64, transitions: Int64, state: Int64
+    let previous: Int64?
+    let elapsed: Int64
 
-    func variable(_ path: [String]) -> JSONTree? { run.variable(path) }
+    init(event: JSONTree, run: FlowRun) {
+        self.event = event
+        variables = run.variables
+        stateVariables = run.state.variables
+        turns = run.turns
+        steps = run.steps
+        transitions = run.transitions
+        state = run.state.id
+        previous = run.previous.map { run.flow.definition.states[$0].id }
+        if let now = run.now, let entered = run.enteredAt { elapsed = now &- entered } else { elapsed = 0 }
+    }
+
+    func variable(_ path: [String]) -> JSONTree? {
+        guard let first = path.first, let root = stateVariables[key: first] ?? variables[key: first] else { return nil }
+        return root[path: path.dropFirst()]
+    }
 
     func number(_ root: RunName.Root) -> JSONTree {
         switch root {
-        case .turns: .integer(run.turns)
-        case .steps: .integer(run.steps)
-        case .transitions: .integer(run.transitions)
-        case .state: .integer(run.state.id)
-        case .previous: run.previous.map { .integer(run.flow.definition.states[$0].id) } ?? .null
-        case .elapsedMs:
-            if let now = run.now, let entered = run.enteredAt { .integer(now &- entered) } else { .integer(0) }
+        case .turns: .integer(turns)
+        case .steps: .integer(steps)
+        case .transitions: .integer(transitions)
+        case .state: .integer(state)
+        case .previous: previous.map(JSONTree.integer) ?? .null
+        case .elapsedMs: .integer(elapsed)
         case .event, .vars: .null
         }
     }

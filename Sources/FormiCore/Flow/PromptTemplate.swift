@@ -13,7 +13,14 @@ public struct TemplateSyntaxError: Error, Sendable, Equatable {
 public struct PromptTemplate: Sendable, Equatable {
     public enum Part: Sendable, Equatable {
         case text(String)
-        case placeholder(name: String, defaultValue: String?)
+        case placeholder(Placeholder)
+    }
+
+    public struct Placeholder: Sendable, Equatable {
+        public var name: String
+        /// The name's dotted parts, split once here rather than at every render.
+        public var path: [String]
+        public var defaultValue: String?
     }
 
     public let parts: [Part]
@@ -54,7 +61,8 @@ public struct PromptTemplate: Sendable, Equatable {
             }
             let defaultValue = bar.map { String(decoding: trimmed(inside[($0 + 1)...]), as: UTF8.self) }
             if !literal.isEmpty { parts.append(.text(String(decoding: literal, as: UTF8.self))); literal.removeAll() }
-            parts.append(.placeholder(name: String(decoding: name, as: UTF8.self), defaultValue: defaultValue))
+            let path = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            parts.append(.placeholder(Placeholder(name: String(decoding: name, as: UTF8.self), path: path, defaultValue: defaultValue)))
             i = close + 2
         }
         if !literal.isEmpty { parts.append(.text(String(decoding: literal, as: UTF8.self))) }
@@ -64,11 +72,11 @@ public struct PromptTemplate: Sendable, Equatable {
     /// Each placeholder once, in order of first use, with its first default.
     public var variables: [(name: String, defaultValue: String?)] {
         var seen: [(name: String, defaultValue: String?)] = []
-        for case .placeholder(let name, let defaultValue) in parts {
-            if let index = seen.firstIndex(where: { $0.name == name }) {
-                if seen[index].defaultValue == nil { seen[index].defaultValue = defaultValue }
+        for case .placeholder(let placeholder) in parts {
+            if let index = seen.firstIndex(where: { $0.name == placeholder.name }) {
+                if seen[index].defaultValue == nil { seen[index].defaultValue = placeholder.defaultValue }
             } else {
-                seen.append((name, defaultValue))
+                seen.append((placeholder.name, placeholder.defaultValue))
             }
         }
         return seen
@@ -79,21 +87,21 @@ public struct PromptTemplate: Sendable, Equatable {
         variables.filter { $0.defaultValue == nil }.map(\.name)
     }
 
-    /// The text with each placeholder replaced by its value (`lookup` of the dotted name), else its
-    /// default; `missing` lists names with neither, in order, each once (they render as empty text).
-    public func render(_ lookup: (String) -> JSONTree?) -> (text: String, missing: [String]) {
+    /// The text with each placeholder replaced by its value (`lookup` of the dotted name's parts), else
+    /// its default; `missing` lists names with neither, in order, each once (they render as empty text).
+    public func render(_ lookup: ([String]) -> JSONTree?) -> (text: String, missing: [String]) {
         var out = ""
         var missing: [String] = []
         for part in parts {
             switch part {
             case .text(let text): out += text
-            case .placeholder(let name, let defaultValue):
-                if let value = lookup(name), value != .null {
+            case .placeholder(let placeholder):
+                if let value = lookup(placeholder.path), value != .null {
                     out += PromptTemplate.text(of: value)
-                } else if let defaultValue {
+                } else if let defaultValue = placeholder.defaultValue {
                     out += defaultValue
-                } else if !missing.contains(name) {
-                    missing.append(name)
+                } else if !missing.contains(placeholder.name) {
+                    missing.append(placeholder.name)
                 }
             }
         }
@@ -107,11 +115,10 @@ public struct PromptTemplate: Sendable, Equatable {
     }
 
     /// `lookup` over JSON variables: the first key names the variable, further keys go into its objects.
-    public static func lookup(in variables: [JSONMember]) -> (String) -> JSONTree? {
-        { name in
-            let keys = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard let first = keys.first, let root = variables[key: first] else { return nil }
-            return root[path: keys.dropFirst()]
+    public static func lookup(in variables: [JSONMember]) -> ([String]) -> JSONTree? {
+        { path in
+            guard let first = path.first, let root = variables[key: first] else { return nil }
+            return root[path: path.dropFirst()]
         }
     }
 

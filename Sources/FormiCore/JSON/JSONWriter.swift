@@ -28,11 +28,33 @@ public struct JSONWriter {
         needsComma = false
     }
 
-    public mutating func key(_ name: String) { key(name.utf8) }
+    public mutating func key(_ name: String) {
+        var name = name
+        name.withUTF8 { key($0) }  // contiguous bytes: the escape scan runs over a buffer, not a String view
+    }
 
     public mutating func string(_ value: some Collection<UInt8>) { separate(); appendString(value); needsComma = true }
-    public mutating func string(_ value: String) { string(value.utf8) }
-    public mutating func int(_ value: Int64) { separate(); bytes.append(contentsOf: String(value).utf8); needsComma = true }
+    public mutating func string(_ value: String) {
+        var value = value
+        value.withUTF8 { string($0) }
+    }
+
+    public mutating func int(_ value: Int64) {
+        separate()
+        // Digits written backwards into a small stack buffer: no String allocated per number.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var magnitude = value.magnitude
+            var start = 20
+            repeat {
+                start &-= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start..<20]))
+        }
+        needsComma = true
+    }
     public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8); needsComma = true }
     public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8); needsComma = true }
 
