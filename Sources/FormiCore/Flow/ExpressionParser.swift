@@ -20,7 +20,7 @@ enum ExpressionType: Equatable {
     init(of literal: JSONTree) {
         switch literal {
         case .bool: self = .bool
-        case .integer, .number: self = .number
+        case .integer, .number, .numberText: self = .number
         case .string: self = .string
         case .null: self = .null
         default: self = .any

@@ -8,6 +8,8 @@ public enum JSONTree: Sendable, Equatable {
     case bool(Bool)
     case integer(Int64)
     case number(Double)
+    /// A number beyond a double's range (e.g. 1e400), kept as written so that it reads back the same.
+    case numberText(String)
     case string(String)
     case array([JSONTree])
     case object([JSONMember])
@@ -34,7 +36,13 @@ public enum JSONTree: Sendable, Equatable {
         case .true: self = .bool(true)
         case .false: self = .bool(false)
         case .number:
-            if let exact = value.int64 { self = .integer(exact) } else { self = .number(value.double ?? .nan) }
+            if let exact = value.int64 {
+                self = .integer(exact)
+            } else if let double = value.double, double.isFinite {
+                self = .number(double)
+            } else {
+                self = .numberText(String(decoding: value.rawBytes, as: UTF8.self))
+            }
         case .string: self = .string(value.string ?? "")
         case .array: self = .array(value.elements.map(JSONTree.init))
         case .object:
@@ -80,7 +88,7 @@ public enum JSONTree: Sendable, Equatable {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
-        case .integer, .number: "a number"
+        case .integer, .number, .numberText: "a number"
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
@@ -95,6 +103,7 @@ public enum JSONTree: Sendable, Equatable {
         case .bool(let b): writer.bool(b)
         case .integer(let i): writer.int(i)
         case .number(let d): writer.double(d)
+        case .numberText(let text): writer.raw(text.utf8)
         case .string(let s): writer.string(s)
         case .array(let elements):
             writer.beginArray()
