@@ -596,8 +596,10 @@ void formi_session_free(formi_session *s);
  * from_node; they apply from every state) the same way; first match wins. A condition edge matches when
  * its condition holds; an edge with a plain-language `prompt` matches when the host's transition model
  * says so with a {"type":"judged","edge_id":N} event (and its condition, if any, holds). Then, on a
- * decision event (user, dtmf, judged), the state's default edge, else the global default. A turn limit or
- * timeout moves to the fallback state; more than max_transitions transitions ends the run.
+ * caller turn, the turn limit (to the fallback state); then, on a decision event (user, dtmf, judged), the
+ * state's default edge, else the global default (a default's condition, if any, must hold). A timeout
+ * moves to the fallback state before any edge is tried. A state's turns and clock restart only when the
+ * run enters a different state. Needing more than max_transitions transitions ends the run where it is.
  *
  * Conditions: comparisons (== != < <= > >=), &&, ||, !, `in [...]`, `contains`, `exists`, numbers,
  * strings, true/false/null, over event.<field>, vars.<name>, turns, steps, transitions, state, previous,
@@ -615,9 +617,10 @@ FORMI_HANDLE(formi_flow);
 FORMI_HANDLE(formi_flow_run);
 
 /**
- * A flow from JSON (`len` bytes). It is validated as a whole: FORMI_EJSON for malformed JSON or a field
- * of the wrong type, FORMI_ETEMPLATE when a rule is broken (see formi_flow_validate_json), with the errors
- * in formi_last_error() (cut at 512 bytes: the validation report has them all). Warnings do not stop it.
+ * A flow from JSON (`len` bytes). It is validated as a whole: FORMI_EJSON for malformed JSON,
+ * FORMI_ETEMPLATE for anything wrong in the flow itself (a field of the wrong type, a broken rule: see
+ * formi_flow_validate_json), with the errors in formi_last_error() (cut at 512 bytes: the validation
+ * report has them all). Warnings do not stop it.
  */
 formi_flow *formi_flow_from_json(const char *json, size_t len, int *status);
 
@@ -630,6 +633,7 @@ formi_flow *formi_flow_from_json(const char *json, size_t len, int *status);
  * several_default_edges, invalid_condition, invalid_assignment, fallback_to_missing_state,
  * limit_without_fallback, invalid_template, missing_template_variable, invalid_field, invalid_json.
  * Warnings: unreachable_state, dead_end, edge_never_taken, unknown_template.
+ * A field of the wrong type is reported (invalid_field) without the rule checks, which need the fields.
  * Returns FORMI_OK when there is no error, FORMI_ETEMPLATE or FORMI_EJSON when there is (the report is
  * set either way); other codes for bad arguments (then *report is NULL).
  */

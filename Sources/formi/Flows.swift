@@ -162,6 +162,7 @@ private func outPointer(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?
         guard missing.isEmpty else {
             throw ABIError(.notFound, "no value for " + missing.map { "{{\($0)}}" }.joined(separator: ", ") + " (give it, or a default: {{name|default}})")
         }
+        guard !text.utf8.contains(0) else { throw ABIError(.invalidArgument, "the rendered text contains a NUL byte (from a variable's value)") }
         try handOut(Array(text.utf8), to: out)
     }
 }

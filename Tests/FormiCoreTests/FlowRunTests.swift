@@ -174,3 +174,104 @@ struct FlowRunTests {
         #expect(step.transition?.edgeID == 2)
     }
 }
+
+/// A flow given as JSON text, compiled.
+func compiledFlow(_ json: String) throws -> CompiledFlow {
+    try CompiledFlow.compile(json: Array(json.utf8))
+}
+
+@Suite("Flow runs: edge cases found in review")
+struct FlowRunEdgeTests {
+    @Test("interrupted and actions_done never move the run, even past a timeout or with a matching condition")
+    func controlEventsStay() throws {
+        var run = try FlowRun(flow: try compiledFlow(#"""
+        {"states": [{"state_id": 1, "name": "a", "initial": true, "timeout_ms": 1000, "fallback_state": 2},
+                    {"state_id": 2, "name": "b", "terminal": true}],
+         "edges": [{"edge_id": 1, "from_node": 1, "to_node": 2, "condition": "steps >= 2"}]}
+        """#))
+        _ = try run.take(#"{"type":"tick","at_ms":0}"#)
+        let cut = try run.take(#"{"type":"interrupted","at_ms":5000}"#)
+        #expect(cut.transition == nil && run.state.id == 1)
+        #expect(try run.take(#"{"type":"actions_done"}"#).transition == nil)
+        #expect(try run.take(#"{"type":"tick","at_ms":5001}"#).transition?.reason == .timeout)
+    }
+
+    @Test("a transition refused by max_transitions has no effect at all")
+    func limitHasNoEffect() throws {
+        var run = try FlowRun(flow: try compiledFlow(#"""
+        {"max_transitions": 1, "variables": {"n": 0, "left": 0},
+         "states": [{"state_id": 1, "name": "a", "initial": true, "on_exit": [{"type": "set", "name": "left", "value": 1}, {"type": "say", "text": "bye"}]}],
+         "edges": [{"edge_id": 1, "from_node": 1, "to_node": 1, "condition": "event.type == \"go\"", "assign": {"n": "event.n"}}]}
+        """#))
+        #expect(try run.take(#"{"type":"go","n":1}"#).transition != nil)
+        let refused = try run.take(#"{"type":"go","n":2}"#)
+        #expect(refused.transition == nil && refused.actions.isEmpty && refused.ended == .transitionLimit)
+        #expect(run.variables[key: "n"] == .integer(1))
+    }
+
+    @Test("default edges honour their condition and may be named by a verdict; an ask-again loop reaches its turn limit")
+    func defaults() throws {
+        let flow = try compiledFlow(#"""
+        {"variables": {"ok": false},
+         "states": [{"state_id": 1, "name": "ask", "initial": true, "max_turns": 3, "fallback_state": 3},
+                    {"state_id": 2, "name": "next", "terminal": true}, {"state_id": 3, "name": "human", "terminal": true}],
+         "edges": [{"edge_id": 1, "from_node": 1, "to_node": 1, "default": true, "condition": "vars.ok == false"},
+                   {"edge_id": 2, "global": true, "to_node": 2, "default": true, "prompt": "caller is done"}]}
+        """#)
+        var run = try FlowRun(flow: flow)
+        #expect(try run.take(#"{"type":"user","text":"a"}"#).transition?.edgeID == 1)
+        #expect(run.turns == 1)  // a self-loop keeps the count
+        #expect(try run.take(#"{"type":"user","text":"b"}"#).transition?.edgeID == 1)
+        let limit = try run.take(#"{"type":"user","text":"c"}"#)
+        #expect(limit.transition?.reason == .turnLimit && run.state.id == 3)
+
+        var judged = try FlowRun(flow: flow)
+        let named = try judged.take(#"{"type":"judged","edge_id":2}"#)
+        #expect(named.transition?.edgeID == 2 && named.transition?.reason == .judged)
+
+        var guarded = try FlowRun(flow: flow, inputs: [JSONMember(key: "ok", value: .bool(true))])
+        let fallsThrough = try guarded.take(#"{"type":"user","text":"x"}"#)
+        #expect(fallsThrough.transition?.edgeID == 2 && fallsThrough.transition?.reason == .default)
+    }
+
+    @Test("a state's clock starts with the event that entered it, or the next clock seen")
+    func clockOnEntry() throws {
+        var run = try FlowRun(flow: try compiledFlow(#"""
+        {"states": [{"state_id": 1, "name": "a", "initial": true},
+                    {"state_id": 2, "name": "b", "timeout_ms": 10000, "fallback_state": 3},
+                    {"state_id": 3, "name": "c", "terminal": true}],
+         "edges": [{"edge_id": 1, "from_node": 1, "to_node": 2, "condition": "event.type == \"user\""}]}
+        """#))
+        _ = try run.take(#"{"type":"tick","at_ms":0}"#)
+        _ = try run.take(#"{"type":"user"}"#)  // no clock: b's clock starts at the next one
+        #expect(try run.take(#"{"type":"tick","at_ms":60000}"#).transition == nil)
+        #expect(try run.take(#"{"type":"tick","at_ms":70000}"#).transition?.reason == .timeout)
+    }
+
+    @Test("action text without placeholders reads escapes the same way as text with them")
+    func escapes() throws {
+        let run = try FlowRun(flow: try compiledFlow(#"""
+        {"variables": {"x": "v"}, "states": [{"state_id": 1, "name": "a", "initial": true, "terminal": true,
+          "on_entry": [{"type": "say", "text": "s \\{{lit}}"}, {"type": "say", "text": "t \\{{lit}} {{x}}"}]}], "edges": []}
+        """#))
+        #expect(run.pendingActions.map(\.action) == [tree(#"{"type":"say","text":"s {{lit}}"}"#), tree(#"{"type":"say","text":"t {{lit}} v"}"#)])
+    }
+
+    @Test("compiling stays linear: 20,000 states in a chain")
+    func largeFlow() throws {
+        var flow = FlowDefinition()
+        for i in 1...20_000 {
+            var state = FlowState(id: Int64(i), name: "s\(i)")
+            state.isInitial = i == 1
+            state.isTerminal = i == 20_000
+            flow.states.append(state)
+            if i < 20_000 {
+                var edge = FlowEdge(id: Int64(i), from: Int64(i), to: Int64(i + 1))
+                edge.condition = "turns > 1"
+                flow.edges.append(edge)
+            }
+        }
+        let compiled = try CompiledFlow.compile(flow)
+        #expect(compiled.warnings.isEmpty && compiled.states.count == 20_000)
+    }
+}

@@ -57,6 +57,7 @@ struct CompiledState: Sendable {
 }
 
 struct CompiledEdge: Sendable {
+    let id: Int64
     /// nil: back to the previous state.
     let target: Int?
     let condition: Expression?
@@ -82,7 +83,8 @@ indirect enum CompiledValue: Sendable {
         switch tree {
         case .string(let text):
             let template = try PromptTemplate(text)
-            self = template.variables.isEmpty ? .fixed(tree) : .text(template)
+            // Without placeholders the text is fixed, but still as the template reads it (`\{{` -> `{{`).
+            self = template.variables.isEmpty ? .fixed(.string(template.render { _ in nil }.text)) : .text(template)
         case .array(let elements):
             var compiled: [CompiledValue] = []
             for element in elements { compiled.append(try CompiledValue(element)) }

@@ -15,9 +15,21 @@ struct FlowCompiler {
     private(set) var problems: [FlowProblem] = []
     private(set) var compiled: CompiledFlow?
     private let flow: FlowDefinition
+    /// Each state id's own (non-global) edges, by index, and each edge id's first index: built once, so
+    /// that compiling stays linear in the size of the flow.
+    private let outgoing: [Int64: [Int]]
+    private let edgeIndex: [Int64: Int]
 
     init(_ flow: FlowDefinition) {
         self.flow = flow
+        var outgoing: [Int64: [Int]] = [:]
+        var edgeIndex: [Int64: Int] = [:]
+        for (i, edge) in flow.edges.enumerated() {
+            if !edge.isGlobal, let from = edge.from { outgoing[from, default: []].append(i) }
+            if edgeIndex[edge.id] == nil { edgeIndex[edge.id] = i }
+        }
+        self.outgoing = outgoing
+        self.edgeIndex = edgeIndex
         compile()
     }
 
@@ -60,7 +72,7 @@ struct FlowCompiler {
               let initial = initials.first.flatMap({ stateIndex[$0] }), edges.allSatisfy({ $0 != nil }) else { return }
         compiled = CompiledFlow(
             definition: flow, warnings: problems, states: states, edges: edges.compactMap { $0 }, initial: initial,
-            globalEdges: globals, globalDefault: globalDefaults.first.flatMap { id in flow.edgeIndex(id) })
+            globalEdges: globals, globalDefault: globalDefaults.first.flatMap { edgeIndex[$0] })
     }
 
     // MARK: ids
@@ -68,12 +80,14 @@ struct FlowCompiler {
     /// id -> index, reporting each repeated id once.
     private mutating func uniqueIndex(_ ids: [Int64], code: String, what: String) -> [Int64: Int] {
         var index: [Int64: Int] = [:]
+        var counts: [Int64: Int] = [:]
+        for id in ids { counts[id, default: 0] += 1 }
         var reported: Set<Int64> = []
         for (i, id) in ids.enumerated() {
             if index[id] == nil {
                 index[id] = i
             } else if reported.insert(id).inserted {
-                let count = ids.filter { $0 == id }.count
+                let count = counts[id] ?? 2
                 if what == "state" {
                     error(code, "\(count) states have state_id \(id)", states: [id])
                 } else {
@@ -115,9 +129,9 @@ struct FlowCompiler {
 
     // MARK: edges
 
-    /// Edge indices chosen by `include`, non-default, in the order they are tried.
-    private func orderedEdges(_ include: (FlowEdge) -> Bool) -> [Int] {
-        flow.edges.indices.filter { include(flow.edges[$0]) && !flow.edges[$0].isDefault }.sorted {
+    /// Edge indices among `candidates` chosen by `include`, non-default, in the order they are tried.
+    private func orderedEdges(_ candidates: [Int]? = nil, _ include: (FlowEdge) -> Bool) -> [Int] {
+        (candidates ?? Array(flow.edges.indices)).filter { include(flow.edges[$0]) && !flow.edges[$0].isDefault }.sorted {
             let a = flow.edges[$0], b = flow.edges[$1]
             return (a.priority, a.id) < (b.priority, b.id)
         }
@@ -183,13 +197,14 @@ struct FlowCompiler {
             warning("edge_never_taken", "edge \(edge.id) has no condition, no prompt and is not default: it is never taken", edges: [edge.id])
         }
         guard ok else { return nil }
-        return CompiledEdge(target: target, condition: condition, needsJudgement: judged, assignments: assignments)
+        return CompiledEdge(id: edge.id, target: target, condition: condition, needsJudgement: judged, assignments: assignments)
     }
 
     // MARK: states
 
     private mutating func compileState(_ state: FlowState, stateIndex: [Int64: Int], flowFallback: Int?, provided: Set<String>) -> CompiledState {
-        let own = flow.edges.filter { $0.from == state.id && !$0.isGlobal }
+        let ownIndices = outgoing[state.id] ?? []
+        let own = ownIndices.map { flow.edges[$0] }
         if state.isTerminal && !own.isEmpty {
             error("terminal_state_with_edges", "state \(state.id) is terminal but edges \(list(own.map(\.id))) leave it",
                   states: [state.id], edges: own.map(\.id))
@@ -228,8 +243,8 @@ struct FlowCompiler {
                   states: [state.id])
         }
         return CompiledState(
-            prompt: prompt, edges: orderedEdges { $0.from == state.id && !$0.isGlobal },
-            defaultEdge: own.first(where: \.isDefault).flatMap { flow.edgeIndex($0.id) },
+            prompt: prompt, edges: orderedEdges(ownIndices) { _ in true },
+            defaultEdge: ownIndices.first { flow.edges[$0].isDefault },
             fallback: fallback, onEntry: onEntry, onExit: onExit)
     }
 
@@ -267,14 +282,18 @@ struct FlowCompiler {
         var reached = Array(repeating: false, count: flow.states.count)
         var queue = [initial]
         reached[initial] = true
+        var globalsFollowed = false
         while let current = queue.popLast() {
             let state = flow.states[current]
             var next: [Int] = []
-            for (i, edge) in flow.edges.enumerated() where edge.from == state.id && !edge.isGlobal {
+            for i in outgoing[state.id] ?? [] {
                 if let target = edges[i]?.target { next.append(target) }
             }
             if !state.isTerminal {
-                next += globalTargets
+                if !globalsFollowed {  // global edges lead to the same states from anywhere: follow them once
+                    next += globalTargets
+                    globalsFollowed = true
+                }
                 if state.maxTurns != nil || state.timeoutMs != nil, let fallback = states[current].fallback { next.append(fallback) }
             }
             for target in next where !reached[target] {
@@ -288,7 +307,7 @@ struct FlowCompiler {
         }
         let hasGlobal = flow.edges.indices.contains { flow.edges[$0].isGlobal && edges[$0] != nil }
         for (i, state) in flow.states.enumerated() where !state.isTerminal {
-            let leaves = flow.edges.contains { $0.from == state.id && !$0.isGlobal }
+            let leaves = !(outgoing[state.id] ?? []).isEmpty
             let limited = (state.maxTurns != nil || state.timeoutMs != nil) && states[i].fallback != nil
             if !leaves && !hasGlobal && !limited {
                 warning("dead_end", "state \(state.id) is not terminal but no edge, global edge or fallback leaves it", states: [state.id])

@@ -55,7 +55,7 @@ extension FlowDefinition {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
-            case "\r": break
+            case "\r", "\0": break
             default: out.append(character)
             }
         }

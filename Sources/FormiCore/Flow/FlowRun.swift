@@ -9,13 +9,16 @@
 //     (e.g. spoke the new state's greeting); "tick": the clock moved (for timeouts).
 // Any other type is the host's own (e.g. "tool_result") and is seen by conditions.
 //
-// A step: the state's timeout first (to its fallback); then the state's edges, then global edges, each
-// group by priority then id, first match wins (a condition edge matches when its condition holds; a
-// prompt edge when the verdict names it, and its condition, if any, holds); then, on a decision event
-// (user, dtmf, judged), the state's default edge, else the global default; then, on a caller turn, the
-// turn limit (to the fallback). Taking an edge: its `assign`s, the old state's exit actions, the new
-// state's entry actions (`set` actions are performed here; the rest are handed to the host, rendered).
-// Entering a terminal state, or needing a transition beyond `max_transitions`, ends the run.
+// A step: "interrupted" and "actions_done" never move the run. Otherwise the state's timeout first (to
+// its fallback); then the state's edges, then global edges, each group by priority then id, first match
+// wins (a condition edge matches when its condition holds; a prompt edge when the verdict names it, and
+// its condition, if any, holds); then, on a caller turn, the turn limit (to the fallback); then, on a
+// decision event (user, dtmf, judged), the state's default edge, else the global default (a default's
+// condition, if any, must hold). Turns and the state's clock restart only when the run enters another
+// state, so an "ask again" self-loop still reaches its limits. Taking an edge: its `assign`s, the old
+// state's exit actions, the new state's entry actions (`set` actions are performed here; the rest are
+// handed to the host, rendered). Entering a terminal state ends the run; so does needing a transition
+// beyond `max_transitions`, which then ends where it is with nothing of that transition done.
 //
 // Interruptions: a transition is atomic. It is committed when the step returns, so a barge-in can never
 // leave it half-made or lost: an "interrupted" event keeps the run in the state it is in, and hands back
@@ -81,6 +84,8 @@ public struct FlowRun {
     public private(set) var transitions: Int64 = 0
     public private(set) var now: Int64?
     public private(set) var enteredAt: Int64?
+    /// The clock of the event being stepped, if it carried one.
+    private var eventTime: Int64?
     /// The state before the last transition.
     public private(set) var previous: Int?
     /// Where returning edges lead, most recent last.
@@ -152,6 +157,7 @@ public struct FlowRun {
             now = at
             if enteredAt == nil { enteredAt = at }
         }
+        eventTime = at
         steps &+= 1
         let isTurn = type == "user" || type == "dtmf"
         if isTurn { turns &+= 1 }
@@ -164,41 +170,59 @@ public struct FlowRun {
             pendingActions = []
         default: break
         }
+        // A barge-in or an acknowledgement never moves the run: that is what makes transitions safe
+        // to interrupt.
+        if type == "interrupted" || type == "actions_done" { return finish(result) }
 
         let compiled = flow.states[current]
-        var stale = false
-        if type == "judged", let stateID = event["state_id"]?.integer, stateID != state.id { stale = true }
+        let stale = type == "judged" && event["state_id"]?.integer.map { $0 != state.id } == true
         let scope = RunScope(event: event, run: self)
+        let isDecision = isTurn || type == "judged"
 
         if let timeout = state.timeoutMs, let now, let enteredAt, now &- enteredAt >= timeout, let fallback = compiled.fallback {
             take(edge: nil, to: fallback, reason: .timeout, event: event, into: &result)
-        } else if !stale, let (edge, reason) = firstMatch(compiled, type: type, verdict: verdict, scope: scope) {
-            takeEdge(edge, reason: reason, event: event, into: &result)
-        } else if type == "judged" && verdict != nil || stale {
+        } else if stale {
             result.ignoredVerdict = true
-        } else if ["user", "dtmf", "judged"].contains(type), let edge = compiled.defaultEdge ?? flow.globalDefault,
-                  target(of: edge) != nil {
-            takeEdge(edge, reason: .default, event: event, into: &result)
+        } else if let (edge, reason) = firstMatch(compiled, type: type, verdict: verdict, scope: scope) {
+            takeEdge(edge, reason: reason, event: event, into: &result)
+        } else if verdict != nil {
+            result.ignoredVerdict = true
         } else if isTurn, let limit = state.maxTurns, turns >= limit, let fallback = compiled.fallback {
             take(edge: nil, to: fallback, reason: .turnLimit, event: event, into: &result)
+        } else if isDecision, let edge = [compiled.defaultEdge, flow.globalDefault].compactMap({ $0 }).first(where: {
+            target(of: $0) != nil && flow.edges[$0].condition.map { $0.holds(in: scope) } != false
+        }) {
+            takeEdge(edge, reason: .default, event: event, into: &result)
         }
+        return finish(result)
+    }
+
+    private func finish(_ result: Step) -> Step {
+        var result = result
         result.stateID = state.id
         result.stateName = state.name
         result.ended = ended
         return result
     }
 
+    /// The first edge that matches: own edges, then global ones, each in order. A verdict may also name
+    /// a default edge (its condition, if any, must hold).
     private func firstMatch(_ compiled: CompiledState, type: String, verdict: Int64?, scope: RunScope) -> (Int, Step.Transition.Reason)? {
         for group in [compiled.edges, flow.globalEdges] {
             for index in group {
                 let edge = flow.edges[index]
                 guard target(of: index) != nil else { continue }
                 if edge.needsJudgement {
-                    guard type == "judged", verdict == flow.definition.edges[index].id else { continue }
+                    guard type == "judged", verdict == edge.id else { continue }
                     if let condition = edge.condition, !condition.holds(in: scope) { continue }
                     return (index, .judged)
                 }
                 if let condition = edge.condition, condition.holds(in: scope) { return (index, .condition) }
+            }
+        }
+        if let verdict {
+            for index in [compiled.defaultEdge, flow.globalDefault].compactMap({ $0 }) where flow.edges[index].id == verdict {
+                if target(of: index) != nil && flow.edges[index].condition.map({ $0.holds(in: scope) }) != false { return (index, .judged) }
             }
         }
         return nil
@@ -211,6 +235,7 @@ public struct FlowRun {
 
     private mutating func takeEdge(_ index: Int, reason: Step.Transition.Reason, event: JSONTree, into result: inout Step) {
         guard let target = target(of: index) else { return }
+        guard transitions < flow.definition.maxTransitions else { return endAtLimit(&result) }
         let scope = RunScope(event: event, run: self)
         let values = flow.edges[index].assignments.map { ($0.name, $0.value.value(in: scope)) }
         for (name, value) in values { variables.set(name, value) }
@@ -218,17 +243,11 @@ public struct FlowRun {
     }
 
     private mutating func take(edge: Int?, to target: Int, reason: Step.Transition.Reason, event: JSONTree, into result: inout Step) {
+        guard transitions < flow.definition.maxTransitions else { return endAtLimit(&result) }
         let from = current
         let fromID = state.id
         var missing: [String] = []
         result.actions += perform(flow.states[from].onExit, phase: .exit, stateID: fromID, missing: &missing)
-        guard transitions < flow.definition.maxTransitions else {
-            ended = .transitionLimit
-            result.cancelledActions = pendingActions
-            pendingActions = []
-            result.missingVariables = missing
-            return
-        }
         result.cancelledActions = pendingActions
         let definition = edge.map { flow.definition.edges[$0] }
         let returned = definition?.returnsToPrevious ?? false
@@ -254,11 +273,22 @@ public struct FlowRun {
         if state.isTerminal { ended = .terminal }
     }
 
-    /// Moves into `target`: resets the state's counters and performs its entry actions.
+    /// The run needs one transition more than `max_transitions` allows: it ends where it is, nothing of
+    /// the transition done.
+    private mutating func endAtLimit(_ result: inout Step) {
+        ended = .transitionLimit
+        result.cancelledActions = pendingActions
+        pendingActions = []
+    }
+
+    /// Moves into `target` and performs its entry actions. Its turn count and clock restart only when the
+    /// state changes: a state that loops to itself ("ask again") still reaches its turn limit and timeout.
     private mutating func enter(_ target: Int, missing: inout [String]) -> [Step.Action] {
+        if target != current || steps == 0 {
+            turns = 0
+            enteredAt = eventTime
+        }
         current = target
-        turns = 0
-        enteredAt = now
         return perform(flow.states[target].onEntry, phase: .entry, stateID: state.id, missing: &missing)
     }
 
