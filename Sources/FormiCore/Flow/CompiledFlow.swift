@@ -9,7 +9,6 @@ public final class CompiledFlow: Sendable {
 
     let states: [CompiledState]
     let edges: [CompiledEdge]
-    let stateIndex: [Int64: Int]
     let edgeIndex: [Int64: Int]
     let initial: Int
     /// Global edges in the order they are tried, and the global default.
@@ -25,9 +24,6 @@ public final class CompiledFlow: Sendable {
         self.initial = initial
         self.globalEdges = globalEdges
         self.globalDefault = globalDefault
-        var stateIndex: [Int64: Int] = [:]
-        for (i, state) in definition.states.enumerated() { stateIndex[state.id] = i }
-        self.stateIndex = stateIndex
         var edgeIndex: [Int64: Int] = [:]
         for (i, edge) in definition.edges.enumerated() { edgeIndex[edge.id] = i }
         self.edgeIndex = edgeIndex

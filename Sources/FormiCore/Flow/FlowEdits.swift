@@ -28,10 +28,10 @@ extension FlowDefinition {
         switch op {
         case "create_state_from_template": result = try copy.createState(fromTemplate: fields)
         case "update_state": result = try copy.updateState(fields)
-        case "delete_state": result = try copy.deleteState(try id(fields, "state_id"))
+        case "delete_state": result = try copy.deleteState(try Self.id(fields, "state_id"))
         case "create_edge": result = try copy.createEdge(fields)
         case "update_edge": result = try copy.updateEdge(fields)
-        case "delete_edge": result = try copy.deleteEdge(try id(fields, "edge_id"))
+        case "delete_edge": result = try copy.deleteEdge(try Self.id(fields, "edge_id"))
         case "merge": result = try copy.merge(fields)
         default:
             throw FlowError.shape("unknown op \"\(op)\" (known: create_state_from_template, update_state, delete_state, create_edge, update_edge, delete_edge, merge)")
@@ -157,8 +157,6 @@ extension FlowDefinition {
         return id
     }
 
-    private func id(_ fields: [JSONMember], _ key: String) throws(FlowError) -> Int64 { try Self.id(fields, key) }
-
     private static func overlay(_ tree: JSONTree, _ fields: [JSONMember]) -> JSONTree {
         var members = tree.members ?? []
         for field in fields { members.set(field.key, field.value) }
@@ -186,17 +184,16 @@ extension FlowDefinition {
 
 extension FlowState {
     /// The state as a JSON value (as `formi_flow_to_json` writes it).
-    var tree: JSONTree {
-        var writer = JSONWriter()
-        write(into: &writer)
-        return (try? JSONTree.parse(writer.bytes, limits: FlowDefinition.jsonLimits)) ?? .null
-    }
+    var tree: JSONTree { writtenTree { write(into: &$0) } }
 }
 
 extension FlowEdge {
-    var tree: JSONTree {
-        var writer = JSONWriter()
-        write(into: &writer)
-        return (try? JSONTree.parse(writer.bytes, limits: FlowDefinition.jsonLimits)) ?? .null
-    }
+    var tree: JSONTree { writtenTree { write(into: &$0) } }
+}
+
+/// What `write` writes, read back as a value.
+private func writtenTree(_ write: (inout JSONWriter) -> Void) -> JSONTree {
+    var writer = JSONWriter()
+    write(&writer)
+    return (try? JSONTree.parse(writer.bytes, limits: FlowDefinition.jsonLimits)) ?? .null
 }

@@ -189,9 +189,7 @@ public struct FlowRun {
             result.ignoredVerdict = true
         } else if isTurn, let limit = state.maxTurns, turns >= limit, let fallback = compiled.fallback {
             take(edge: nil, to: fallback, reason: .turnLimit, event: event, into: &result)
-        } else if isDecision, let edge = [compiled.defaultEdge, flow.globalDefault].compactMap({ $0 }).first(where: {
-            target(of: $0) != nil && flow.edges[$0].condition.map { $0.holds(in: scope) } != false
-        }) {
+        } else if isDecision, let edge = defaults(compiled).first(where: { defaultApplies($0, scope) }) {
             takeEdge(edge, reason: .default, event: event, into: &result)
         }
         return finish(result)
@@ -220,12 +218,20 @@ public struct FlowRun {
                 if let condition = edge.condition, condition.holds(in: scope) { return (index, .condition) }
             }
         }
-        if let verdict {
-            for index in [compiled.defaultEdge, flow.globalDefault].compactMap({ $0 }) where flow.edges[index].id == verdict {
-                if target(of: index) != nil && flow.edges[index].condition.map({ $0.holds(in: scope) }) != false { return (index, .judged) }
-            }
+        if let verdict, let named = defaults(compiled).first(where: { flow.edges[$0].id == verdict }), defaultApplies(named, scope) {
+            return (named, .judged)
         }
         return nil
+    }
+
+    /// The state's default edge, then the global default.
+    private func defaults(_ compiled: CompiledState) -> [Int] {
+        [compiled.defaultEdge, flow.globalDefault].compactMap { $0 }
+    }
+
+    /// A default edge can be taken: it leads somewhere now and its condition, if any, holds.
+    private func defaultApplies(_ index: Int, _ scope: RunScope) -> Bool {
+        target(of: index) != nil && flow.edges[index].condition.map { $0.holds(in: scope) } != false
     }
 
     /// The state an edge leads to now (a returning edge: the previous state, if there is one).
@@ -308,19 +314,15 @@ public struct FlowRun {
 
     /// A variable as templates and conditions see it: the current state's own variables first, then the
     /// run's; dotted names reach into objects.
-    func variable(_ path: [String]) -> JSONTree? {
-        guard let first = path.first else { return nil }
-        guard let root = state.variables[key: first] ?? variables[key: first] else { return nil }
+    static func variable(_ path: [String], own: [JSONMember], run: [JSONMember]) -> JSONTree? {
+        guard let first = path.first, let root = own[key: first] ?? run[key: first] else { return nil }
         return root[path: path.dropFirst()]
     }
 
     /// `variable` as a closure for templates; it holds the two variable lists, not the whole run.
     private var lookup: ([String]) -> JSONTree? {
         let own = state.variables, run = variables
-        return { path in
-            guard let first = path.first, let root = own[key: first] ?? run[key: first] else { return nil }
-            return root[path: path.dropFirst()]
-        }
+        return { FlowRun.variable($0, own: own, run: run) }
     }
 }
 
@@ -347,8 +349,7 @@ struct RunScope: ExpressionScope {
     }
 
     func variable(_ path: [String]) -> JSONTree? {
-        guard let first = path.first, let root = stateVariables[key: first] ?? variables[key: first] else { return nil }
-        return root[path: path.dropFirst()]
+        FlowRun.variable(path, own: stateVariables, run: variables)
     }
 
     func number(_ root: RunName.Root) -> JSONTree {
