@@ -731,6 +731,78 @@ int formi_flow_run_history(const formi_flow_run *run, char **out_json);
 /** Frees the run. NULL is a no-op. */
 void formi_flow_run_free(formi_flow_run *run);
 
+/* ---- Usage ledger --------------------------------------------------------------------------------- */
+
+/*
+ * The ledger records finished interactions and credit operations, durably, and answers usage and
+ * analytics queries. Everything crosses as JSON; docs/ledger.md is the full contract. In short:
+ *
+ *   record: {"idempotency_key": "rec-1", "interaction_id": "call-1", "outlet_id": "o1", "agent_id": "a1",
+ *            "started_at": "2024-03-20T12:00:00Z", "ended_at": "2024-03-20T12:03:10Z", "outcome": "resolved",
+ *            "escalation_reason": null, "sentiment": "positive", "user_corrections": 0,
+ *            "messages": {"received": 8, "unhandled": 1, "ambiguous": 0, "mismatched_ambiguous": 0, "interventions": 0},
+ *            "counters": {"sms": 1}, "session_stats": {...from formi_session_stats_json...},
+ *            "model_usage": [{"kind": "CONVERSATION", "model": "gpt-4o", "input_tokens": 5200, "cached_tokens": 4000,
+ *                             "output_tokens": 310, "ttft_ms": 420.5, "tool_calls_ok": 2, "tool_calls_failed": 0}]}
+ *   credit: {"op": "add", "idempotency_key": "pay-9", "outlet_id": "o1", "agent_id": "a1", "amount": 50000000}
+ *           {"op": "rate_card", "idempotency_key": "rc-1", "outlet_id": "o1", "rate_card":
+ *            {"duration": {"rule": "first_block", "first_block_seconds": 60, "increment_seconds": 6,
+ *                          "price_per_minute": 1000000}, "tokens": {...}, "low_balance_threshold": 5000000}}
+ *   query:  {"query": "usage_stats", "agent_id": "a1", "from_date": "01/04/2024", "to_date": "03/04/2024",
+ *            "utc_offset": 19800}   (also credits, interaction_utilisation, model_utilisation,
+ *            interaction, agent_statistic, metrics, verify)
+ *
+ * Money is integer micro-credits; each cost part rounds up once when the interaction is recorded.
+ * Every write carries an idempotency key: a retry returns the first result with "duplicate": true and
+ * changes nothing. A batch (a JSON array of records) is one transaction: all stored or none.
+ *
+ * Durability: on disk the ledger is SQLite in WAL mode with synchronous=FULL; a call returns FORMI_OK only
+ * once its transaction is on disk, so a crash or kill at any instant loses no acknowledged write and
+ * leaves no half-applied one. Several processes may open one file; their writes are serialised.
+ *
+ * Threads: a ledger handle is used by one thread at a time (open one per thread, or lock).
+ * Errors change nothing stored: FORMI_EJSON (not JSON), FORMI_EINVAL (missing, misspelt or mistyped
+ * field, value out of range, end before start, "To Date cannot be before From Date"), FORMI_ENOTFOUND
+ * (unknown query or interaction), FORMI_ELIMIT (a debit beyond the balance, an oversize batch or range),
+ * FORMI_ESTATE (an interaction id already recorded under another key), FORMI_ESTORAGE (corrupt or
+ * read-only file, full disk, I/O error; SQLite's message follows).
+ */
+FORMI_HANDLE(formi_ledger);
+
+/**
+ * Opens the ledger at `path` (a file, created with its tables if missing), or a private in-memory one
+ * when `path` is NULL. Returns NULL with *status (may be NULL) set on failure: FORMI_ESTORAGE for a file
+ * that is not a ledger, cannot be written or is from a newer version; FORMI_EINVAL for an empty path.
+ */
+formi_ledger *formi_ledger_open(const char *path, int *status);
+
+/**
+ * Records one interaction (a JSON object) or a batch (an array of up to 10,000). The result in
+ * *out_json (free with formi_free): {"success", "duplicate", "interaction_id", "outlet_id", "agent_id",
+ * "cost", "charged", "unpaid", "balance", "events": [low_balance | insufficient_credits]}, or for a batch
+ * {"success": true, "results": [...]}. *out_json is NULL on failure.
+ */
+int formi_ledger_record(formi_ledger *l, const char *json, size_t len, char **out_json);
+
+/**
+ * Applies a credit operation: "set", "add", "debit" (refused with FORMI_ELIMIT beyond the balance unless
+ * the rate card allows a negative one) or "rate_card". The result in *out_json (free with formi_free):
+ * balance, total_recharge, total_usage and events.
+ */
+int formi_ledger_credit(formi_ledger *l, const char *json, size_t len, char **out_json);
+
+/**
+ * Answers a query on one consistent snapshot; the answer in *out_json (free with formi_free), in the
+ * seeds' field names. Ratios with nothing to divide by are null, never 0.
+ */
+int formi_ledger_query(formi_ledger *l, const char *json, size_t len, char **out_json);
+
+/** The message of the last failed call on this ledger ("" if none). Owned by the ledger. */
+const char *formi_ledger_last_error(const formi_ledger *l);
+
+/** Closes the ledger (every acknowledged write is already on disk). NULL is a no-op. */
+void formi_ledger_close(formi_ledger *l);
+
 #ifdef __cplusplus
 }
 #endif

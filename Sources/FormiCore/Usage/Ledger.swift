@@ -1,0 +1,99 @@
+// The usage ledger: durable interactions, credits and rate cards in SQLite, with JSON in and out
+// (docs/ledger.md). One Ledger is used from one thread at a time; several processes may open the same
+// file (SQLite's locks and a busy timeout order their writes).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public final class Ledger {
+    let db: SQLiteDatabase
+    /// The file, or nil for a private in-memory ledger.
+    public let path: String?
+    /// Unix ms now: the default time of a credit operation and "today" of a usage query.
+    public var clock: () -> Int64 = Ledger.systemClock
+
+    /// Largest batch of records in one call, and largest JSON input.
+    public static let maxBatch = 10_000
+    public static let maxInputBytes = 64 << 20
+
+    /// Opens or creates the ledger at `path` (nil: in memory). On disk it runs in WAL mode with
+    /// synchronous=FULL: a write is acknowledged only once its transaction is on disk.
+    public init(path: String?) throws(LedgerError) {
+        self.path = path
+        do throws(SQLiteError) {
+            db = try SQLiteDatabase(path: path)
+            if path != nil {
+                let mode = try db.scalarText("PRAGMA journal_mode=WAL")
+                guard mode?.lowercased() == "wal" else {
+                    throw SQLiteError(code: 0, message: "the database cannot use write-ahead logging (journal mode \(mode ?? "unknown"))")
+                }
+            }
+            try db.execute("PRAGMA synchronous=FULL")
+        } catch {
+            throw .storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)")
+        }
+        try db.writeTransaction({ () throws(LedgerError) in
+            do throws(SQLiteError) {
+                for statement in LedgerSchema.statements { try db.execute(statement) }
+                let version = try db.prepare("SELECT value FROM meta WHERE name = 'schema_version'")
+                let stored = try version.step() ? version.int(0) : nil
+                version.reset()
+                if let stored, stored > LedgerSchema.version {
+                    throw SQLiteError(code: 0, message: "the file was written by a newer libformi (schema \(stored), this one knows \(LedgerSchema.version))")
+                }
+                if stored == nil {
+                    let insert = try db.prepare("INSERT INTO meta (name, value) VALUES ('schema_version', ?1)")
+                    insert.bind(1, LedgerSchema.version)
+                    try insert.run()
+                }
+            } catch {
+                throw .storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)")
+            }
+        }, storageError: { .storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \($0.message)") })
+    }
+
+    static func systemClock() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    /// Parses a JSON input, within the size limit.
+    static func parse(_ json: some Collection<UInt8>, what: String) throws(LedgerError) -> JSONTree {
+        guard json.count <= maxInputBytes else { throw .limit("\(what) is larger than \(maxInputBytes) bytes") }
+        do throws(JSONError) {
+            return try JSONTree.parse(json)
+        } catch {
+            throw .json("\(what) is not valid JSON: \(error.message)")
+        }
+    }
+
+    /// Runs `body` as one durable write transaction; on any error nothing of it remains.
+    func write<T>(_ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
+        try db.writeTransaction(body, storageError: LedgerError.sqlite)
+    }
+
+    /// Runs `body` on one consistent snapshot.
+    func read<T>(_ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
+        try db.readTransaction(body, storageError: LedgerError.sqlite)
+    }
+
+    /// A prepared statement; SQLite's errors become `.storage`.
+    func statement(_ sql: String) throws(LedgerError) -> SQLiteStatement {
+        do throws(SQLiteError) { return try db.prepare(sql) } catch { throw .sqlite(error) }
+    }
+}
+
+extension SQLiteStatement {
+    /// `step()` with SQLite's errors as the ledger's.
+    func next() throws(LedgerError) -> Bool {
+        do throws(SQLiteError) { return try step() } catch { throw .sqlite(error) }
+    }
+
+    func execute() throws(LedgerError) {
+        do throws(SQLiteError) { try run() } catch { throw .sqlite(error) }
+    }
+}
