@@ -5,6 +5,7 @@ set -euo pipefail
 
 need=()
 pkg-config --exists speexdsp 2>/dev/null || need+=(libspeexdsp-dev)
+pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)  # the usage ledger's store
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)

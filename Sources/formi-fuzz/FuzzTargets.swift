@@ -18,6 +18,8 @@ let fuzzTargets: [(name: String, run: @Sendable (UnsafeRawBufferPointer) -> Void
     ("flow", fuzzFlow),
     ("condition", fuzzCondition),
     ("flowrun", fuzzFlowRun),
+    ("ledger", fuzzLedger),
+    ("ledgerquery", fuzzLedgerQuery),
 ]
 
 /// Strict base64 decode: any bytes either decode and re-encode to the same text, or give an error.
