@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := base64 transcoder json template mapper session flow condition flowrun ledger ledgerquery
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
 
-C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_flows test_no_alloc
+C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_flows test_no_alloc test_ledger
 
 .PHONY: all deps install test test-swift test-c test-abi test-python demo bench fuzz clean
 
@@ -84,6 +84,11 @@ test-c: $(LIB)
 	@# The sample flow's DOT (written by test_flows) must render: Graphviz exits non-zero on a syntax error.
 	dot -Tpng $(BUILD)/c/booking.dot -o $(BUILD)/c/booking.png
 	@head -c 8 $(BUILD)/c/booking.png | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a' && echo "booking.dot renders: $(BUILD)/c/booking.png"
+	@# The ledger's kill test: a child writing is SIGKILLed at random instants, again and again; every
+	@# acknowledged write must be there and nothing half applied (not under valgrind: fork and kill).
+	@set -e; export PKG_CONFIG_PATH=$(CURDIR)/$(STAGE)/lib/pkgconfig; \
+	$(CC) $(CFLAGS_TEST) bindings/c/tests/test_ledger_kill.c -o $(BUILD)/c/test_ledger_kill $$(pkg-config --cflags --libs formi); \
+	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/test_ledger_kill
 
 test-python: $(LIB)
 	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 tests/python/test_abi.py

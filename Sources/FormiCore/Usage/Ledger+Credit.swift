@@ -99,14 +99,19 @@ extension Ledger {
 
     // MARK: balances
 
+    /// The outlet's rate card. Parsed cards are kept by their stored text, so a card changed by another
+    /// process is seen at once while an unchanged one is not parsed again for every record.
     func rateCard(outlet: String) throws(LedgerError) -> RateCard? {
         let select = try statement("SELECT card FROM rate_cards WHERE outlet_id = ?1")
         select.bind(1, outlet)
         guard try select.next(), let text = select.text(0) else { return nil }
         select.reset()
+        if let cached = rateCards[outlet], cached.text == text { return cached.card }
         guard let tree = try? JSONTree.parse(Array(text.utf8)), let card = try? RateCard(json: tree) else {
             throw .storage("storage: the rate card of outlet \(outlet) is damaged")
         }
+        if rateCards.count > 10_000 { rateCards.removeAll() }
+        rateCards[outlet] = (text, card)
         return card
     }
 

@@ -14,6 +14,8 @@ public final class Ledger {
     public let path: String?
     /// Unix ms now: the default time of a credit operation and "today" of a usage query.
     public var clock: () -> Int64 = Ledger.systemClock
+    /// Parsed rate cards by outlet, with the stored text they were parsed from.
+    var rateCards: [String: (text: String, card: RateCard)] = [:]
 
     /// Largest batch of records in one call, and largest JSON input.
     public static let maxBatch = 10_000
@@ -25,6 +27,9 @@ public final class Ledger {
         self.path = path
         do throws(SQLiteError) {
             db = try SQLiteDatabase(path: path)
+            // Refused before anything is read: a ledger that cannot record must not seem to open (and a
+            // read-only open would leave read-only WAL files behind that block the owner later).
+            if db.isReadOnly { throw SQLiteError(code: 8, message: "the file cannot be written (read-only)") }
             if path != nil {
                 let mode = try db.scalarText("PRAGMA journal_mode=WAL")
                 guard mode?.lowercased() == "wal" else {

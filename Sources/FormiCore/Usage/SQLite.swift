@@ -33,6 +33,9 @@ final class SQLiteDatabase {
         sqlite3_close_v2(handle)
     }
 
+    /// True when SQLite fell back to reading only (a file the process may not write).
+    var isReadOnly: Bool { sqlite3_db_readonly(handle, "main") == 1 }
+
     var lastError: SQLiteError {
         SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
     }
