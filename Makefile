@@ -88,7 +88,9 @@ test-c: $(LIB)
 	@# acknowledged write must be there and nothing half applied (not under valgrind: fork and kill).
 	@set -e; export PKG_CONFIG_PATH=$(CURDIR)/$(STAGE)/lib/pkgconfig; \
 	$(CC) $(CFLAGS_TEST) bindings/c/tests/test_ledger_kill.c -o $(BUILD)/c/test_ledger_kill $$(pkg-config --cflags --libs formi); \
-	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/test_ledger_kill
+	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/test_ledger_kill; \
+	$(CC) $(CFLAGS_TEST) bench/ledger.c -o $(BUILD)/c/bench-ledger $$(pkg-config --cflags --libs formi); \
+	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/bench-ledger --max 10000 --dir $(BUILD)/c > /dev/null && echo "bench-ledger: 10k smoke run ok"
 
 test-python: $(LIB)
 	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 tests/python/test_abi.py
@@ -120,6 +122,10 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	python3 bench/flow.py $(BUILD)/bench-flow
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/ledger.c -o $(BUILD)/bench-ledger \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	@echo
+	$(BUILD)/bench-ledger --dir $(BUILD)
 
 # libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
 fuzz:

@@ -7,8 +7,12 @@
  *
  * The ledger grows in steps (10k, 100k, 1M interactions, up to --max). To reach each step it records
  * batches of 1000 (one JSON array, one transaction per formi_ledger_record call), then the last 2000
- * one by one (one record per call, each its own durable transaction). After each step it times the
- * queries below (1 warm-up, then 15 runs: median and p90), and checks their totals against the workload.
+ * one by one (one record per call, each its own durable transaction). Every step spreads its records
+ * over all 180 days in random time order (so each step is denser, not longer; rows of one hour are not
+ * next to each other in the file, which is the pessimistic case for the ragged ends that queries read
+ * from the interactions themselves). Only the time inside formi_ledger_record counts. After each step
+ * it times the queries below (1 warm-up, then 15 runs: median and p90), and checks their totals
+ * against the workload.
  * It prints a Markdown table: one row per query and ingest figure, one column per step; a query whose
  * median or p90 is over 50 ms at the largest step is flagged.
  *

@@ -132,7 +132,8 @@ extension Ledger {
     // MARK: roll-ups
 
     /// Adds an interaction's usage to its hour and day, its day's quarter-hour profile and, when it has
-    /// one, its escalation reason's counts.
+    /// one, its escalation reason's counts. Profiles and reasons are kept per agent and for the whole
+    /// outlet too: queries without an agent read one row per outlet instead of one per agent.
     func addToRollups(_ usage: UsageVector, key: RollupKey, at startedMs: Int64, reason: String?) throws(LedgerError) {
         for level in LedgerSchema.levels {
             let slot = CivilTime.floorDiv(startedMs, level) * level
@@ -153,34 +154,38 @@ extension Ledger {
             try upsert.execute()
 
             if let reason {
-                let reasons = try statement("""
-                    INSERT INTO reason_rollups (level, slot, outlet_id, agent_id, reason, calls, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
-                    ON CONFLICT DO UPDATE SET calls = calls + 1, duration_ms = duration_ms + ?6
-                    """)
-                reasons.bind(1, level); reasons.bind(2, slot); reasons.bind(3, key.outletId); reasons.bind(4, key.agentId)
-                reasons.bind(5, reason); reasons.bind(6, usage[.durationMs])
-                try reasons.execute()
+                for owner in [key.agentId, RollupKey.outletWide] {
+                    let reasons = try statement("""
+                        INSERT INTO reason_rollups (level, slot, outlet_id, agent_id, reason, calls, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+                        ON CONFLICT DO UPDATE SET calls = calls + 1, duration_ms = duration_ms + ?6
+                        """)
+                    reasons.bind(1, level); reasons.bind(2, slot); reasons.bind(3, key.outletId); reasons.bind(4, owner)
+                    reasons.bind(5, reason); reasons.bind(6, usage[.durationMs])
+                    try reasons.execute()
+                }
             }
         }
 
         let day = CivilTime.floorDiv(startedMs, CivilTime.msPerDay) * CivilTime.msPerDay
         let quarter = Int((startedMs - day) / CivilTime.msPerQuarter)
-        let select = try statement("SELECT quarters FROM day_profiles WHERE day = ?1 AND outlet_id = ?2 AND agent_id = ?3")
-        select.bind(1, day); select.bind(2, key.outletId); select.bind(3, key.agentId)
-        var profile = DayProfile()
-        if try select.next() {
-            guard let stored = select.withBlob(0, { DayProfile(encoded: $0) }) else {
-                select.reset()
-                throw .storage("storage: a day profile is damaged (day \(CivilTime.isoDate(days: day / CivilTime.msPerDay)))")
+        for owner in [key.agentId, RollupKey.outletWide] {
+            let select = try statement("SELECT quarters FROM day_profiles WHERE day = ?1 AND outlet_id = ?2 AND agent_id = ?3")
+            select.bind(1, day); select.bind(2, key.outletId); select.bind(3, owner)
+            var profile = DayProfile()
+            if try select.next() {
+                guard let stored = select.withBlob(0, { DayProfile(encoded: $0) }) else {
+                    select.reset()
+                    throw .storage("storage: a day profile is damaged (day \(CivilTime.isoDate(days: day / CivilTime.msPerDay)))")
+                }
+                profile = stored
             }
-            profile = stored
+            select.reset()
+            profile.add(quarter: quarter, usage)
+            let upsert = try statement("INSERT OR REPLACE INTO day_profiles (day, outlet_id, agent_id, quarters) VALUES (?1, ?2, ?3, ?4)")
+            upsert.bind(1, day); upsert.bind(2, key.outletId); upsert.bind(3, owner)
+            upsert.bind(4, blob: profile.encoded)
+            try upsert.execute()
         }
-        select.reset()
-        profile.add(quarter: quarter, usage)
-        let upsert = try statement("INSERT OR REPLACE INTO day_profiles (day, outlet_id, agent_id, quarters) VALUES (?1, ?2, ?3, ?4)")
-        upsert.bind(1, day); upsert.bind(2, key.outletId); upsert.bind(3, key.agentId)
-        upsert.bind(4, blob: profile.encoded)
-        try upsert.execute()
     }
 }
 

@@ -17,9 +17,10 @@ public final class Ledger {
     /// Parsed rate cards by outlet, with the stored text they were parsed from.
     var rateCards: [String: (text: String, card: RateCard)] = [:]
 
-    /// Largest batch of records in one call, and largest JSON input.
+    /// Largest batch of records in one call, and the JSON limits of an input (a full batch of
+    /// realistic records is ~10 MiB and ~1M values).
     public static let maxBatch = 10_000
-    public static let maxInputBytes = 64 << 20
+    static let inputLimits = JSONLimits(maxBytes: 32 << 20, maxDepth: 64, maxValues: 4 << 20)
 
     /// Opens or creates the ledger at `path` (nil: in memory). On disk it runs in WAL mode with
     /// synchronous=FULL: a write is acknowledged only once its transaction is on disk.
@@ -37,6 +38,8 @@ public final class Ledger {
                 }
             }
             try db.execute("PRAGMA synchronous=FULL")
+            // 16 MiB of page cache (SQLite's default is 2): a year of daily roll-ups stays in memory.
+            try db.execute("PRAGMA cache_size=-16384")
         } catch {
             throw .storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)")
         }
@@ -68,11 +71,13 @@ public final class Ledger {
 
     /// Parses a JSON input, within the size limit.
     static func parse(_ json: some Collection<UInt8>, what: String) throws(LedgerError) -> JSONTree {
-        guard json.count <= maxInputBytes else { throw .limit("\(what) is larger than \(maxInputBytes) bytes") }
         do throws(JSONError) {
-            return try JSONTree.parse(json)
+            return try JSONTree.parse(json, limits: inputLimits)
         } catch {
-            throw .json("\(what) is not valid JSON: \(error.message)")
+            switch error {
+            case .tooLarge, .tooManyValues, .tooDeep: throw .limit("\(what) is too large: \(error.message)")
+            default: throw .json("\(what) is not valid JSON: \(error.message)")
+            }
         }
     }
 

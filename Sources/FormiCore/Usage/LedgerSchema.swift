@@ -57,7 +57,7 @@ enum LedgerSchema {
             outlet_id TEXT NOT NULL,
             agent_id TEXT NOT NULL,
             quarters BLOB NOT NULL,
-            PRIMARY KEY (day, outlet_id, agent_id)
+            PRIMARY KEY (agent_id, day, outlet_id)
         ) WITHOUT ROWID
         """,
         """
@@ -69,7 +69,7 @@ enum LedgerSchema {
             reason TEXT NOT NULL,
             calls INTEGER NOT NULL,
             duration_ms INTEGER NOT NULL,
-            PRIMARY KEY (level, slot, outlet_id, agent_id, reason)
+            PRIMARY KEY (agent_id, level, slot, outlet_id, reason)
         ) WITHOUT ROWID
         """,
         """

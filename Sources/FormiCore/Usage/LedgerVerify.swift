@@ -26,12 +26,18 @@ extension Ledger {
                 let slot = RollupSlot(slot: CivilTime.floorDiv(started, level) * level, key: key)
                 rollups[level, default: [:]][slot, default: UsageVector()].add(usage)
                 if let reason = scan.text(4) {
-                    let sum = reasons[ReasonSlot(level: level, slot: slot, reason: reason)] ?? (0, 0)
-                    reasons[ReasonSlot(level: level, slot: slot, reason: reason)] = (sum.calls + 1, sum.durationMs + usage[.durationMs])
+                    for owner in [key.agentId, RollupKey.outletWide] {
+                        let reasonSlot = ReasonSlot(level: level, slot: RollupSlot(slot: slot.slot, key: RollupKey(outletId: key.outletId, agentId: owner)), reason: reason)
+                        let sum = reasons[reasonSlot] ?? (0, 0)
+                        reasons[reasonSlot] = (sum.calls + 1, sum.durationMs + usage[.durationMs])
+                    }
                 }
             }
             let day = CivilTime.floorDiv(started, CivilTime.msPerDay) * CivilTime.msPerDay
-            profiles[RollupSlot(slot: day, key: key), default: DayProfile()].add(quarter: Int((started - day) / CivilTime.msPerQuarter), usage)
+            for owner in [key.agentId, RollupKey.outletWide] {
+                let slot = RollupSlot(slot: day, key: RollupKey(outletId: key.outletId, agentId: owner))
+                profiles[slot, default: DayProfile()].add(quarter: Int((started - day) / CivilTime.msPerQuarter), usage)
+            }
             charged[key, default: 0] &+= usage[.chargedMicro]
         }
 

@@ -7,6 +7,10 @@ struct RollupKey: Hashable, Comparable {
     var outletId: String
     var agentId: String
 
+    /// The agent id of a profile or reason row that sums every agent of its outlet (agent ids are
+    /// never empty).
+    static let outletWide = ""
+
     static func < (a: RollupKey, b: RollupKey) -> Bool { (a.outletId, a.agentId) < (b.outletId, b.agentId) }
 }
 
@@ -14,6 +18,9 @@ struct RollupKey: Hashable, Comparable {
 struct KeyFilter {
     var outletId: String?
     var agentId: String?
+
+    /// The agent column to read in the tables kept per agent and per outlet (profiles, reasons).
+    var profileOwner: String { agentId ?? RollupKey.outletWide }
 }
 
 /// Calls, resolved calls and call duration for each quarter hour of a UTC day.
@@ -98,7 +105,8 @@ extension Ledger {
     }
 
     /// Calls in `range` at quarter-hour resolution (exact at the ends), for local days and hours under
-    /// any offset that is a whole number of quarter hours.
+    /// any offset that is a whole number of quarter hours. Without an agent filter the pieces are whole
+    /// outlets (their `key.agentId` is empty).
     func timedCalls(in range: Range<Int64>, _ filter: KeyFilter, _ visit: (TimedCalls) -> Void) throws(LedgerError) {
         for piece in TimeSplit.pieces(range, levels: [CivilTime.msPerQuarter]) {
             if piece.level == nil {
@@ -121,10 +129,10 @@ extension Ledger {
             let firstDay = CivilTime.floorDiv(piece.range.lowerBound, CivilTime.msPerDay) * CivilTime.msPerDay
             let select = try statement("""
                 SELECT outlet_id, agent_id, day, quarters FROM day_profiles WHERE day >= ?1 AND day < ?2
-                AND (?3 IS NULL OR outlet_id = ?3) AND (?4 IS NULL OR agent_id = ?4)
+                AND (?3 IS NULL OR outlet_id = ?3) AND agent_id = ?4
                 """)
             select.bind(1, firstDay); select.bind(2, piece.range.upperBound)
-            select.bind(3, filter.outletId); select.bind(4, filter.agentId)
+            select.bind(3, filter.outletId); select.bind(4, filter.profileOwner)
             while try select.next() {
                 let key = RollupKey(outletId: select.text(0) ?? "", agentId: select.text(1) ?? "")
                 let day = select.int(2)
@@ -150,9 +158,10 @@ extension Ledger {
             if let level = piece.level {
                 select = try statement("""
                     SELECT reason, calls, duration_ms FROM reason_rollups WHERE level = ?1 AND slot >= ?2 AND slot < ?3
-                    AND (?4 IS NULL OR outlet_id = ?4) AND (?5 IS NULL OR agent_id = ?5)
+                    AND (?4 IS NULL OR outlet_id = ?4) AND agent_id = ?6
                     """)
                 select.bind(1, level)
+                select.bind(6, filter.profileOwner)
             } else {
                 select = try statement("""
                     SELECT escalation_reason, 1, ended_ms - started_ms FROM interactions WHERE started_ms >= ?2 AND started_ms < ?3
