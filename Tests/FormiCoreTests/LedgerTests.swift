@@ -14,7 +14,7 @@ func recordJSON(_ id: String, key: String? = nil, outlet: String = "o1", agent: 
         """.utf8)
 }
 
-func json(_ bytes: [UInt8]) throws -> JSONTree { try JSONTree.parse(bytes) }
+func json(_ bytes: [UInt8]) throws -> JSONTree { try JSONTree.parse(bytes, limits: JSONLimits(maxBytes: 1 << 26, maxDepth: 64, maxValues: 1 << 22)) }
 
 func query(_ ledger: Ledger, _ text: String) throws -> JSONTree { try json(try ledger.query(json: Array(text.utf8))) }
 
@@ -135,13 +135,13 @@ struct LedgerTests {
 
         // A full-sized batch is not refused by the JSON reader's default limits (1 MiB, 65,536 values).
         let session = #""session_stats":{"frames_in":6000,"frames_out":5900,"lost_frames":0,"late_frames":3},"messages":{"received":9,"unhandled":1}"#
-        let big = (0..<2500).map { String(decoding: recordJSON("big\($0)", extra: session), as: UTF8.self) }.joined(separator: ",")
+        let big = (0..<3500).map { String(decoding: recordJSON("big\($0)", extra: session), as: UTF8.self) }.joined(separator: ",")
         #expect(big.utf8.count > 1 << 20)
         let answer = try json(try ledger.record(json: Array("[\(big)]".utf8)))
-        #expect(answer["results"]?.elements?.count == 2500)
+        #expect(answer["results"]?.elements?.count == 3500)
         let tooMany = Array("[\(Array(repeating: "{}", count: Ledger.maxBatch + 1).joined(separator: ","))]".utf8)
         #expect(ledgerError { () throws(LedgerError) in try ledger.record(json: tooMany) } == .limit("a batch holds at most 10000 records, found 10001"))
-        #expect(try interactionCount(ledger) == 2502 && isOK(ledger))
+        #expect(try interactionCount(ledger) == 3502 && isOK(ledger))
     }
 
     @Test("bad records are refused with a message naming the field, and change nothing")
