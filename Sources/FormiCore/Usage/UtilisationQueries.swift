@@ -35,8 +35,10 @@ extension Ledger {
         w.endObject()
     }
 
-    /// The range and grouping of a utilisation query, and its sums per group.
-    private func utilisation(_ q: inout FieldReader, _ filter: KeyFilter, _ w: inout JSONWriter) throws(LedgerError) -> [(RollupKey, UsageVector)] {
+    /// A utilisation answer: the range and grouping, then one object per group (outlet, or outlet and
+    /// agent) with its ids and what `fields` writes of its sums.
+    private func utilisation(_ q: inout FieldReader, _ filter: KeyFilter, _ w: inout JSONWriter,
+                             fields: (UsageVector, inout JSONWriter) -> Void) throws(LedgerError) {
         guard let groupBy = try q.choice("group_by", ["OUTLET", "AGENT"]) else { throw .invalid("group_by is required (OUTLET or AGENT)") }
         guard let range = try QueryRange.days(&q, now: clock()) else { throw .invalid("from_date and to_date are required") }
         try q.finish()
@@ -51,20 +53,20 @@ extension Ledger {
         w.field("from_date", range.fromText)
         w.field("to_date", range.toText)
         w.key("groups")
-        return groups.sorted { $0.key < $1.key }
-    }
-
-    private func groupKey(_ key: RollupKey, _ w: inout JSONWriter) {
-        w.field("outlet_id", key.outletId)
-        if !key.agentId.isEmpty { w.field("agent_id", key.agentId) }
+        w.beginArray()
+        for (key, usage) in groups.sorted(by: { $0.key < $1.key }) {
+            w.beginObject()
+            w.field("outlet_id", key.outletId)
+            if !key.agentId.isEmpty { w.field("agent_id", key.agentId) }
+            fields(usage, &w)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
     }
 
     func interactionUtilisation(_ q: inout FieldReader, _ filter: KeyFilter, _ w: inout JSONWriter) throws(LedgerError) {
-        let groups = try utilisation(&q, filter, &w)
-        w.beginArray()
-        for (key, u) in groups {
-            w.beginObject()
-            groupKey(key, &w)
+        try utilisation(&q, filter, &w) { u, w in
             w.field("interactions", u[.calls])
             w.key("total_duration_seconds"); w.ratio(u[.durationMs], 1000)
             w.key("average_duration_seconds"); w.ratio(u[.durationMs], u[.calls] &* 1000)
@@ -75,18 +77,11 @@ extension Ledger {
             w.field("transferred", u[.transferred])
             w.field("abandoned", u[.abandoned])
             w.field("other", u[.other])
-            w.endObject()
         }
-        w.endArray()
-        w.endObject()
     }
 
     func modelUtilisation(_ q: inout FieldReader, _ filter: KeyFilter, _ w: inout JSONWriter) throws(LedgerError) {
-        let groups = try utilisation(&q, filter, &w)
-        w.beginArray()
-        for (key, u) in groups {
-            w.beginObject()
-            groupKey(key, &w)
+        try utilisation(&q, filter, &w) { u, w in
             w.key("models")
             w.beginArray()
             for kind in ModelKind.allCases where u[kind, .entries] > 0 {
@@ -105,10 +100,7 @@ extension Ledger {
                 w.endObject()
             }
             w.endArray()
-            w.endObject()
         }
-        w.endArray()
-        w.endObject()
     }
 
     /// The record as given, its times as ISO 8601 UTC, with what the ledger made of it.
