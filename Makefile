@@ -25,7 +25,10 @@ SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name 
 
 C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_flows test_no_alloc test_ledger
 
-.PHONY: all deps install test test-swift test-c test-abi test-python demo bench fuzz clean
+PYTHON      ?= python3
+PY_VENV     := $(BUILD)/python-venv
+
+.PHONY: all deps install test test-swift test-c test-abi test-python test-python-package demo bench fuzz clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -60,7 +63,7 @@ install: $(LIB)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-python
+	$(MAKE) test-swift test-abi test-c test-python test-python-package
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 
@@ -94,6 +97,15 @@ test-c: $(LIB)
 
 test-python: $(LIB)
 	FORMI_LIBRARY=$(CURDIR)/$(LIB) python3 tests/python/test_abi.py
+
+# The Python package (bindings/python): pip-installed into a virtualenv under build/ (made once, remade
+# if broken) with pytest, then its suite run against this build's library.
+test-python-package: $(LIB) $(BUILD)/formi.pc
+	@$(PY_VENV)/bin/python -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+	cd bindings/python && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
+	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 demo: $(LIB)
 	@mkdir -p $(BUILD)/c

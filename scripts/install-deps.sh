@@ -9,6 +9,7 @@ pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)  # the usage l
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)
+python3 -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)  # the Python package's test venv
 command -v dot >/dev/null || need+=(graphviz)  # renders the flows' DOT output in the tests
 # Peers the benchmarks run against (make bench).
 if [ "${1:-}" = "--bench" ]; then
