@@ -522,7 +522,7 @@ typedef struct formi_playback {
                                 (equal to confirmed_ms if you never call formi_session_set_time). */
     int interrupted;       /**< 1: cut by formi_session_interrupt; the figures are those of that instant
                                 and stay until the next utterance's audio is sent. */
-    int64_t queued_ms;     /**< Agent audio converted but not yet taken with next_output. */
+    int64_t queued_ms;     /**< Agent audio converted but not yet taken with next_output (from interrupt: what it dropped). */
 } formi_playback;
 
 /**

@@ -42,12 +42,7 @@ struct PlaybackTracker {
 
     /// Audio of `micros` handed to the host at clock `now` (nil: no clock).
     mutating func sent(_ micros: Int64, now: Int64?) {
-        if ended {
-            ended = false
-            frozen = nil
-            utterance &+= 1
-            utteranceStart = sent
-        }
+        if ended { beginUtterance() }
         sent &+= micros
         if let now {
             playEnd = max(playEnd ?? now, now) &+ micros
@@ -73,9 +68,19 @@ struct PlaybackTracker {
         return min(sent, max(confirmed, sent &- pending))
     }
 
-    /// The current utterance ends unheard from the estimate on: returns the report at this instant.
-    /// Everything sent is now settled (the provider's queue is cleared).
+    private mutating func beginUtterance() {
+        ended = false
+        frozen = nil
+        utterance &+= 1
+        utteranceStart = sent
+    }
+
+    /// The current utterance ends unheard from the estimate on: returns the report at this instant, with
+    /// `queued` (µs) the audio dropped before it was sent. Everything sent is now settled (the provider's
+    /// queue is cleared). When the last utterance had ended and only new audio was dropped, that new
+    /// utterance, none of which was sent, is the one cut.
     mutating func interrupt(now: Int64?, queued: Int64) -> PlaybackReport {
+        if ended && queued > 0 { beginUtterance() }
         var report = self.report(now: now, queued: queued)
         report.interrupted = true
         frozen = report

@@ -219,7 +219,7 @@ extension Session {
         outbound?.reset()
         sinceAutoMark = 0
         let unplayed = tracker.unplayed(now: now)
-        let report = tracker.interrupt(now: now, queued: 0)
+        let report = tracker.interrupt(now: now, queued: unsent)
         stats.interruptions &+= 1
         stats.interruptedAudioMicros &+= unsent &+ unplayed
         if let clear = template.outgoing["clear"] ?? nil, render(clear, name: "clear") {

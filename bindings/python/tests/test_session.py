@@ -109,11 +109,12 @@ def test_agent_audio_marks_and_barge_in(twilio):
         assert len(played) == 1 and played[0].reason == "played"
         assert call.playback().confirmed_ms == call.playback().sent_ms
 
-        # A second utterance, interrupted before it was taken: nothing goes out but Twilio's clear.
+        # More audio (no flush: the same utterance), interrupted before it was taken: nothing goes out
+        # but Twilio's clear, and the report says what was dropped.
         call.send_audio(tone(16000, 200))
         call.send_mark("utt-2")
         heard = call.interrupt()
-        assert isinstance(heard, formi.Playback) and heard.interrupted and heard.queued_ms == 0
+        assert isinstance(heard, formi.Playback) and heard.interrupted and heard.utterance == 1 and heard.queued_ms == 200
         out = [m.json() for m in call.outputs()]
         assert out == [{"event": "clear", "streamSid": "MZ7"}]
         cleared = [e for e in call.events() if e.kind is formi.EventKind.MARK]
@@ -129,10 +130,9 @@ def test_agent_audio_marks_and_barge_in(twilio):
         assert events and events[-1].kind is formi.EventKind.STOP
 
 
-@pytest.mark.xfail(reason="libformi: interrupt() before any of the new utterance's frames were taken reports the "
-                          "previous, fully played utterance (utterance 1, interrupted) and no field shows the "
-                          "dropped audio", strict=False)
 def test_interrupt_reports_the_utterance_it_cut(twilio):
+    """A barge-in before any of a new utterance was sent cuts that utterance (not the last one, which
+    played in full), and the report says how much audio it dropped."""
     with formi.Session(twilio) as call:
         call.receive('{"event":"start","streamSid":"MZ8","start":{"streamSid":"MZ8",'
                      '"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}')
@@ -142,7 +142,11 @@ def test_interrupt_reports_the_utterance_it_cut(twilio):
         call.send_audio(tone(16000, 200))    # utterance 2 queued, none of it taken yet
         assert call.playback().queued_ms >= 200
         heard = call.interrupt()
-        assert heard.utterance == 2 and heard.sent_ms == 0
+        assert heard.utterance == 2 and heard.sent_ms == 0 and heard.interrupted
+        assert heard.queued_ms >= 200
+        call.send_audio(tone(16000, 100))
+        list(call.outputs())
+        assert call.playback().utterance == 3
 
 
 def test_telephony_and_agent_server_talk_to_each_other():
