@@ -251,6 +251,16 @@ struct SessionLifecycleTests {
         #expect(throws: SessionError.self) { try session.send(samples: [0, 0]) }
     }
 
+    @Test func aRejectedStartDoesNotChangeHowMediaIsRead() throws {
+        let session = try agent()
+        try session.receive(text: Self.start)
+        try session.receive(text: Self.start.replacingOccurrences("\"sampleRate\":8000", "\"sampleRate\":16000"))
+        try session.receive(text: Self.media(1))
+        #expect(session.takeEvents().map(\.kind) == [.start, .error, .media])
+        // 160 bytes of the first start's 8 kHz mu-law: 20 ms (read at 16 kHz it would be 10 ms).
+        #expect(session.stat("caller_audio_ms") == 20)
+    }
+
     @Test func startStandsInForConnected() throws {
         let session = try agent("plivo")
         try session.receive(text: #"{"event":"start","sequenceNumber":1,"start":{"callId":"c-1","streamId":"s-1","accountId":"MA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}},"extra_headers":"userId=1"}"#)

@@ -34,6 +34,8 @@ extension Session {
             events.push(event)
         case .start:
             guard state != .streaming else {
+                // The mapper adopted the rejected start's format: the call's media keeps the first one's.
+                mapper.expect(callFormat)
                 return reject("duplicate start: rejected (the call keeps the format of the first start)")
             }
             do throws(SessionError) {
