@@ -84,6 +84,8 @@ test-c: $(LIB)
 	    LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(VALGRIND) $(BUILD)/c/$$t; \
 	done; \
 	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib scripts/check-no-alloc.sh $(BUILD)/c/test_no_alloc
+	@# The C examples (WAV transcoding, replaying captures) against the installed library, under valgrind.
+	CC="$(CC)" VALGRIND="$(VALGRIND)" bindings/c/examples/run_examples.sh $(CURDIR)/$(STAGE) $(BUILD)/c/examples
 	@# The sample flow's DOT (written by test_flows) must render: Graphviz exits non-zero on a syntax error.
 	dot -Tpng $(BUILD)/c/booking.dot -o $(BUILD)/c/booking.png
 	@head -c 8 $(BUILD)/c/booking.png | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a' && echo "booking.dot renders: $(BUILD)/c/booking.png"
