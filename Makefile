@@ -40,10 +40,13 @@ $(LIB): $(SWIFT_SOURCES)
 	@[ Sources/formi/exports.map -ot .build/release/libformi.so ] || rm -f .build/release/libformi.so
 	$(SWIFT) build -c release --product formi
 	@mkdir -p $(BUILD)/lib
-	cp .build/release/libformi.so $@
-	objcopy --only-keep-debug $@ $@.debug
-	strip --strip-unneeded $@
-	cd $(dir $@) && objcopy --add-gnu-debuglink=$(notdir $@).debug $(notdir $@)
+	@# Made beside and renamed into place: a process that has the old library mapped (a running PBX)
+	@# keeps its copy intact instead of having the file rewritten under it.
+	cp .build/release/libformi.so $@.tmp
+	objcopy --only-keep-debug $@.tmp $@.debug
+	strip --strip-unneeded $@.tmp
+	cd $(dir $@) && objcopy --add-gnu-debuglink=$(notdir $@).debug $(notdir $@).tmp
+	mv -f $@.tmp $@
 	ln -sf libformi.so.$(VERSION) $(BUILD)/lib/libformi.so.$(SOVERSION)
 	ln -sf libformi.so.$(SOVERSION) $(BUILD)/lib/libformi.so
 

@@ -354,6 +354,15 @@ struct SessionLifecycleTests {
                 && root["call_id"]?.string == "3c1e5a4e-8f0b-4c8e-9d6a-2b7f0e1d9c55" && root["playback"]?["sent_ms"]?.int64 == 0
         }
         #expect(ok == true, "\(String(decoding: json, as: UTF8.self))")
+
+        // Telephony: the session is the call from its creation; its first clock is the call's start.
+        wire.phone.setTime(milliseconds: 2000)
+        wire.phone.setTime(milliseconds: 9000)
+        wire.phone.end(reason: "done")
+        let phone: Bool? = withParsedValue(wire.phone.statsJSON()) { root in
+            root["started_at_ms"]?.int64 == 2000 && root["duration_ms"]?.int64 == 7000
+        }
+        #expect(phone == true, "\(String(decoding: wire.phone.statsJSON(), as: UTF8.self))")
     }
 }
 

@@ -175,6 +175,9 @@ public final class Session {
         guard !micros.overflow else { return }
         now = max(now ?? micros.partialValue, micros.partialValue)
         if role == .agentServer { resolveLocalMarks() }
+        // Telephony: the call starts with the session, before the host can give a clock; its first clock
+        // is the call's start.
+        if role == .telephony, stats.startedAt == nil, state == .streaming { stats.startedAt = milliseconds }
     }
 
     private func handle(_ message: UnsafeRawBufferPointer, binary: Bool) {
