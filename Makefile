@@ -107,7 +107,7 @@ test-python: $(LIB)
 # if broken) with pytest, then its suite run against this build's library.
 test-python-package: $(LIB) $(BUILD)/formi.pc
 	@$(PY_VENV)/bin/python -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(PY_VENV)
-	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets
 	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 	cd bindings/python && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
