@@ -263,6 +263,13 @@ struct LedgerTests {
         }
     }
 
+    @Test("times read back from a damaged store format without trapping, at both ends of Int64")
+    func extremeTimes() {
+        #expect(CivilTime.isoInstant(ms: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(CivilTime.isoInstant(ms: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(CivilTime.isoInstant(ms: .min).hasSuffix("Z") && CivilTime.isoInstant(ms: .max).hasSuffix("Z"))
+    }
+
     @Test("writes survive closing and reopening the file, and a second connection sees them")
     func durability() throws {
         let path = try temporaryDirectory() + "/reopen.db"

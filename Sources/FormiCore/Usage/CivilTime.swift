@@ -149,10 +149,11 @@ public enum CivilTime {
         return "\(pad(d.year, 4))-\(pad(d.month, 2))-\(pad(d.day, 2))"
     }
 
-    /// `2024-03-20T12:00:00.000Z`.
+    /// `2024-03-20T12:00:00.000Z`. Total over Int64 (times read back from a damaged store included):
+    /// the wrapping operations give the exact remainder, which always fits.
     static func isoInstant(ms: Int64) -> String {
         let day = floorDiv(ms, msPerDay)
-        let inDay = ms - day * msPerDay
+        let inDay = ms &- day &* msPerDay
         return "\(isoDate(days: day))T\(pad(inDay / 3_600_000, 2)):\(pad(inDay / 60_000 % 60, 2)):\(pad(inDay / 1000 % 60, 2)).\(pad(inDay % 1000, 3))Z"
     }
 }

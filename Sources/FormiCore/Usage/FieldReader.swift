@@ -29,8 +29,6 @@ struct FieldReader {
         return value
     }
 
-    mutating func has(_ key: String) -> Bool { members[key: key] != nil }
-
     mutating func string(_ key: String, maxBytes: Int = 10_000) throws(LedgerError) -> String? {
         guard let value = value(key) else { return nil }
         guard let text = value.string else { throw .invalid("\(name(key)) must be a string, found \(value.kindName)") }

@@ -26,6 +26,7 @@ public final class Ledger {
     /// synchronous=FULL: a write is acknowledged only once its transaction is on disk.
     public init(path: String?) throws(LedgerError) {
         self.path = path
+        let cannotOpen = { (error: SQLiteError) in LedgerError.storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)") }
         do throws(SQLiteError) {
             db = try SQLiteDatabase(path: path)
             // Refused before anything is read: a ledger that cannot record must not seem to open (and a
@@ -41,7 +42,7 @@ public final class Ledger {
             // 16 MiB of page cache (SQLite's default is 2): a year of daily roll-ups stays in memory.
             try db.execute("PRAGMA cache_size=-16384")
         } catch {
-            throw .storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)")
+            throw cannotOpen(error)
         }
         try db.writeTransaction({ () throws(LedgerError) in
             do throws(SQLiteError) {
@@ -58,9 +59,9 @@ public final class Ledger {
                     try insert.run()
                 }
             } catch {
-                throw .storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)")
+                throw cannotOpen(error)
             }
-        }, storageError: { .storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \($0.message)") })
+        }, storageError: cannotOpen)
     }
 
     static func systemClock() -> Int64 {

@@ -21,22 +21,23 @@ extension Ledger {
                 problems.append("an interaction's usage vector is damaged")
                 continue
             }
-            if usage[.durationMs] != scan.int(3) - started { problems.append("an interaction's duration disagrees with its times") }
+            // Stored values: wrapping arithmetic, so a damaged store is reported, never a trap.
+            if usage[.durationMs] != scan.int(3) &- started { problems.append("an interaction's duration disagrees with its times") }
             for level in LedgerSchema.levels {
-                let slot = RollupSlot(slot: CivilTime.floorDiv(started, level) * level, key: key)
+                let slot = RollupSlot(slot: CivilTime.floorDiv(started, level) &* level, key: key)
                 rollups[level, default: [:]][slot, default: UsageVector()].add(usage)
                 if let reason = scan.text(4) {
                     for owner in [key.agentId, RollupKey.outletWide] {
                         let reasonSlot = ReasonSlot(level: level, slot: RollupSlot(slot: slot.slot, key: RollupKey(outletId: key.outletId, agentId: owner)), reason: reason)
                         let sum = reasons[reasonSlot] ?? (0, 0)
-                        reasons[reasonSlot] = (sum.calls + 1, sum.durationMs + usage[.durationMs])
+                        reasons[reasonSlot] = (sum.calls &+ 1, sum.durationMs &+ usage[.durationMs])
                     }
                 }
             }
-            let day = CivilTime.floorDiv(started, CivilTime.msPerDay) * CivilTime.msPerDay
+            let day = CivilTime.floorDiv(started, CivilTime.msPerDay) &* CivilTime.msPerDay
             for owner in [key.agentId, RollupKey.outletWide] {
                 let slot = RollupSlot(slot: day, key: RollupKey(outletId: key.outletId, agentId: owner))
-                profiles[slot, default: DayProfile()].add(quarter: Int((started - day) / CivilTime.msPerQuarter), usage)
+                profiles[slot, default: DayProfile()].add(quarter: Int((started &- day) / CivilTime.msPerQuarter), usage)
             }
             charged[key, default: 0] &+= usage[.chargedMicro]
         }

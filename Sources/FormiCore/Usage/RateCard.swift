@@ -127,5 +127,5 @@ struct CostParts: Equatable {
     var duration: Int64
     var byKind: [Int64] = Array(repeating: 0, count: ModelKind.allCases.count)
 
-    var total: Int64 { byKind.reduce(duration) { $0.addingReportingOverflow($1).overflow ? Int64.max : $0 + $1 } }
+    var total: Int64 { byKind.reduce(duration) { $0.addingClamped($1) } }
 }

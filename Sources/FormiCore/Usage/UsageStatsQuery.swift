@@ -38,7 +38,8 @@ extension Ledger {
     }
 
     private func usageFields(_ range: Range<Int64>, _ u: UsageVector, _ w: inout JSONWriter) {
-        let successful = u[.messages] - u[.unhandled] - u[.ambiguous]
+        // Stored sums: wrapping arithmetic, so a damaged store cannot trap the host.
+        let successful = u[.messages] &- u[.unhandled] &- u[.ambiguous]
         w.beginObject()
         w.field("start_time", CivilTime.floorDiv(range.lowerBound, 1000))
         w.field("end_time", CivilTime.floorDiv(range.upperBound, 1000))
@@ -48,7 +49,7 @@ extension Ledger {
         w.field("successful_responses_count", successful)
         w.field("ambiguous_messages_count", u[.ambiguous])
         w.field("interventions_count", u[.interventions])
-        w.field("success_rate_count", successful + u[.ambiguous] - u[.mismatched])
+        w.field("success_rate_count", successful &+ u[.ambiguous] &- u[.mismatched])
         w.key("success_rate"); w.percent(successful, u[.messages])
         w.endObject()
     }

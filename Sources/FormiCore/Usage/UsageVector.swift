@@ -19,9 +19,6 @@ public enum ModelKind: Int, CaseIterable, Sendable {
         guard let kind = ModelKind.allCases.first(where: { $0.name == name }) else { return nil }
         self = kind
     }
-
-    /// Language-model kinds: response time, latency and context retention are theirs.
-    var isLLM: Bool { self == .conversation || self == .transition }
 }
 
 /// Interaction-level sums.
@@ -60,7 +57,8 @@ struct UsageVector: Equatable {
         set { values[Self.index(kind, field)] = newValue }
     }
 
-    /// A kind's field summed over the language-model kinds.
+    /// A kind's field summed over the language-model kinds (CONVERSATION, TRANSITION): response time,
+    /// latency and context retention are theirs.
     func llm(_ field: KindField) -> Int64 { self[.conversation, field] &+ self[.transition, field] }
 
     /// A kind's field summed over every kind.
