@@ -23,12 +23,14 @@ let package = Package(
         // The core: pure Swift, sans-I/O, no Foundation.
         .target(
             name: "FormiCore",
-            dependencies: ["CSpeexDSP", "CSQLite", .product(name: "ExtrasBase64", package: "swift-extras-base64")],
+            dependencies: ["CFormiKernels", "CSpeexDSP", "CSQLite", .product(name: "ExtrasBase64", package: "swift-extras-base64")],
             // The core's objects are used from one thread at a time by contract; the runtime's dynamic
             // exclusivity checks on their properties cost 2% of mapping a message and, if they ever fired,
             // would trap the host. Debug builds (the tests) keep them.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        // The SIMD byte kernels Swift cannot express: the JSON string scan and base64 decoding.
+        .target(name: "CFormiKernels"),
         // libspeexdsp from the system (apt-get install libspeexdsp-dev); used by the resampler.
         .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
         // libsqlite3 from the system (apt-get install libsqlite3-dev); the usage ledger's store.
@@ -40,6 +42,8 @@ let package = Package(
             name: "formi",
             dependencies: ["FormiCore", "CFormi"],
             exclude: ["exports.map"],
+            // As for FormiCore: a handle is used from one thread at a time by contract (see formi.h).
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))],
             linkerSettings: [.unsafeFlags(libraryLinkFlags)]
         ),
         // libFuzzer harnesses (`make fuzz`). Built normally, each replays files given on the command line.

@@ -165,7 +165,8 @@ func fuzzTemplate(_ data: UnsafeRawBufferPointer) {
     guard problems.isEmpty, let template = try? ProviderTemplate(json: data) else { return }
     let mapper = EventMapper(template: template)
     for message in [#"{"event":"start"}"#, #"{"event":"media","media":{"payload":"AAAA"}}"#, "MEDIA_START format:ulaw", "{}"] {
-        Array(message.utf8).withUnsafeBytes { FuzzSink.value &+= mapper.map($0, binary: false).kind.rawValue }
+        Array(message.utf8).withUnsafeBytes { mapper.map($0, binary: false) }
+        FuzzSink.value &+= mapper.event.kind.rawValue
     }
 }
 
@@ -182,7 +183,8 @@ func fuzzMapper(_ data: UnsafeRawBufferPointer) {
     }
     let mapper = MapperCache.mapper(for: name, template)
     let frame = UnsafeRawBufferPointer(rebasing: data[1...])
-    let event = mapper.map(frame, binary: binary)
+    mapper.map(frame, binary: binary)
+    let event = mapper.event
     if event.kind == .error && (event.error ?? "").isEmpty { fatalError("mapper: an error event without a reason") }
     if let audio = event.audio {
         guard audio.count % event.format.bytesPerFrame == 0 else { fatalError("mapper: audio of partial samples") }

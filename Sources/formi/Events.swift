@@ -5,7 +5,7 @@ import FormiCore
 
 /// Copies an event into the C struct: views point into the event's owner (message, mapper or session);
 /// the error text is kept in `error`, pattern names in `patternNames` (both owned by the handle).
-func fill(_ out: UnsafeMutablePointer<formi_event>, from event: ProviderEvent, patternNames: [CStringSlot], error: CStringSlot) {
+func fill(_ out: UnsafeMutablePointer<formi_event>, from event: borrowing ProviderEvent, patternNames: [CStringSlot], error: CStringSlot) {
     func text(_ bytes: UnsafeRawBufferPointer?) -> formi_text {
         guard let bytes else { return formi_text(data: nil, len: 0) }
         // A present but empty text still has a pointer.
@@ -13,30 +13,33 @@ func fill(_ out: UnsafeMutablePointer<formi_event>, from event: ProviderEvent, p
         return formi_text(data: base.assumingMemoryBound(to: CChar.self), len: bytes.count)
     }
     func text(_ field: EventField) -> formi_text { text(event.texts[field]) }
-    var e = formi_event()
-    e.kind = Int32(clamping: event.kind.rawValue)
-    e.format = formi_format(event.format)
-    e.audio = event.audio?.baseAddress?.assumingMemoryBound(to: UInt8.self)
-    e.audio_len = event.audio?.count ?? 0
-    e.sequence = event.sequence ?? -1
-    e.timestamp = event.timestamp ?? -1
-    e.chunk = event.chunk ?? -1
-    e.duration_ms = event.duration ?? -1
-    e.stream_id = text(.streamId)
-    e.call_id = text(.callId)
-    e.account_id = text(.accountId)
-    e.track = text(.track)
-    e.digit = text(.digit)
-    e.mark = text(.mark)
-    e.direction = text(.direction)
-    e.from = text(.from)
-    e.to = text(.to)
-    e.reason = text(.reason)
-    e.custom_parameters = text(event.customParameters)
-    error.set(event.error)  // allocates only for errors
-    e.error = error.text
-    e.pattern = event.pattern.flatMap { $0 < patternNames.count ? patternNames[$0].text : nil } ?? formi_text(data: nil, len: 0)
-    out.pointee = e
+    // Written field by field into the caller's struct (building it aside would copy 300 bytes per frame).
+    out.pointee.kind = Int32(clamping: event.kind.rawValue)
+    out.pointee.format = formi_format(event.format)
+    out.pointee.audio = event.audio?.baseAddress?.assumingMemoryBound(to: UInt8.self)
+    out.pointee.audio_len = event.audio?.count ?? 0
+    out.pointee.sequence = event.sequence ?? -1
+    out.pointee.timestamp = event.timestamp ?? -1
+    out.pointee.chunk = event.chunk ?? -1
+    out.pointee.duration_ms = event.duration ?? -1
+    out.pointee.stream_id = text(.streamId)
+    out.pointee.call_id = text(.callId)
+    out.pointee.account_id = text(.accountId)
+    out.pointee.track = text(.track)
+    out.pointee.digit = text(.digit)
+    out.pointee.mark = text(.mark)
+    out.pointee.direction = text(.direction)
+    out.pointee.from = text(.from)
+    out.pointee.to = text(.to)
+    out.pointee.reason = text(.reason)
+    out.pointee.custom_parameters = text(event.customParameters)
+    if event.kind == .error {
+        error.set(event.error)  // allocates only for errors
+        out.pointee.error = error.text
+    } else {
+        out.pointee.error = formi_text(data: nil, len: 0)
+    }
+    out.pointee.pattern = event.pattern.flatMap { $0 < patternNames.count ? patternNames[$0].text : nil } ?? formi_text(data: nil, len: 0)
 }
 
 extension formi_format {

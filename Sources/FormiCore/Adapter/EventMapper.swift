@@ -20,6 +20,7 @@ public final class EventMapper {
     public private(set) var extras: [(name: String, value: JSONValue)] = []
 
     private var document: JSONDocument
+    private let plan: PatternPlan
     private var arena = ScratchArena(capacity: 4096)
     /// The JSON object read from a text line or AudioSocket frame.
     private var transcript = JSONWriter(capacity: 256)
@@ -30,6 +31,7 @@ public final class EventMapper {
         callFormat = template.defaultFormat
         event = ProviderEvent(format: template.defaultFormat)
         document = JSONDocument(limits: limits)
+        plan = PatternPlan(template)
         extras.reserveCapacity(4)
     }
 
@@ -43,10 +45,10 @@ public final class EventMapper {
         callFormat = format
     }
 
-    /// Maps one message (a text frame, or a binary one). Never fails: what cannot be mapped is an
-    /// `.error` event that says why.
-    @discardableResult
-    public func map(_ message: UnsafeRawBufferPointer, binary: Bool) -> ProviderEvent {
+    /// Maps one message (a text frame, or a binary one) into `event`. Never fails: what cannot be mapped
+    /// is an `.error` event that says why. (The event is read from the property rather than returned:
+    /// returning it would copy it, and this runs for every frame.)
+    public func map(_ message: UnsafeRawBufferPointer, binary: Bool) {
         clearEvent()
         // Room for anything a message can expand to: unescaped text, decoded audio, a parameter object.
         // Only up to the size limit: a larger text frame is rejected by the parser (binary frames are not
@@ -60,7 +62,6 @@ public final class EventMapper {
             case .lines: mapLine(message)
             }
         }
-        return event
     }
 
     // MARK: frames
@@ -167,21 +168,23 @@ public final class EventMapper {
         }
         let root = document.root
         guard root.kind == .object else { return fail("expected a JSON object, got \(root.kind)") }
-        guard let index = template.patterns.firstIndex(where: { matches($0, root) }) else {
+        plan.begin(root)
+        guard let index = plan.spans.indices.first(where: { matches(plan.spans[$0]) }) else {
             return fail("unknown message: no pattern of \(template.name) matches\(hint(root))")
         }
-        let pattern = template.patterns[index]
+        let pattern = plan.spans[index]
         event.kind = pattern.kind
         event.pattern = index
         event.format = callFormat
-        for entry in pattern.extraction {
+        for entryIndex in pattern.extractions {
+            let entry = plan.extractions[entryIndex]
             if entry.path.isPayload {
                 if let payload { event.audio = payload }
                 continue
             }
-            guard let value = template.paths.resolve(entry.path, in: root), value.kind != .null else {
+            guard let value = plan.resolve(entry.path), value.kind != .null else {
                 if let field = entry.field, isRequired(field, for: pattern.kind) {
-                    return fail("\(pattern.name): \(field.rawValue) is missing at \(template.paths.text(entry.path))")
+                    return fail("\(template.patterns[index].name): \(field.rawValue) is missing at \(template.paths.text(entry.path))")
                 }
                 continue
             }
@@ -190,13 +193,13 @@ public final class EventMapper {
                 continue
             }
             if let problem = extract(field, value) {
-                return fail("\(pattern.name): \(field.rawValue) at \(template.paths.text(entry.path)): \(problem)")
+                return fail("\(template.patterns[index].name): \(field.rawValue) at \(template.paths.text(entry.path)): \(problem)")
             }
         }
         if pattern.kind == .media, event.audio == nil, let payload { event.audio = payload }
         if pattern.kind == .media || pattern.kind == .start {
             guard SampleRate.isSupported(event.format.sampleRate) else {
-                return fail("\(pattern.name): unsupported sample rate \(event.format.sampleRate)")
+                return fail("\(template.patterns[index].name): unsupported sample rate \(event.format.sampleRate)")
             }
         }
         if pattern.kind == .start { callFormat = event.format }
@@ -205,9 +208,10 @@ public final class EventMapper {
         }
     }
 
-    private func matches(_ pattern: ProviderTemplate.Pattern, _ root: JSONValue) -> Bool {
-        for leaf in pattern.detection {
-            let value = template.paths.resolve(leaf.path, in: root)
+    private func matches(_ pattern: PatternPlan.Span) -> Bool {
+        for leafIndex in pattern.detections {
+            let leaf = plan.detections[leafIndex]
+            let value = plan.resolve(leaf.path)
             if let expected = leaf.expected {
                 guard let value, value.equals(expected) else { return false }
             } else if (value != nil) != leaf.present {
@@ -331,18 +335,8 @@ public final class EventMapper {
     // MARK: helpers
 
     private func clearEvent() {
-        event.kind = .error
-        event.pattern = nil
-        event.format = callFormat
-        event.audio = nil
-        event.sequence = nil
-        event.timestamp = nil
-        event.chunk = nil
-        event.duration = nil
-        event.texts.clear()
-        event.customParameters = nil
-        event.error = nil
-        extras.removeAll(keepingCapacity: true)
+        event = ProviderEvent(format: callFormat)
+        if !extras.isEmpty { extras.removeAll(keepingCapacity: true) }
     }
 
     private func fail(_ message: String) {

@@ -1,66 +1,56 @@
 // Dotted paths into a message, as extraction maps write them: "start.mediaFormat.sampleRate",
 // "tracks.0" (an array index), "$payload" (the binary payload of a framed binary message).
 //
-// A template keeps all its paths in one `PathTable`; a `FieldPath` is a plain index into it, so patterns
-// hold nothing reference-counted and walking them per message costs no retains.
+// A template keeps all its paths in one `PathTable`, as a trie of steps: "media.payload" and
+// "media.track" share the step "media", so a message's "media" object is looked up once for both (see
+// `PatternPlan`). A `FieldPath` is a plain index into the table, so patterns hold nothing
+// reference-counted.
 
 /// One path of a template's `PathTable`.
 struct FieldPath: Sendable {
-    let firstComponent: Int
-    let componentCount: Int
+    /// The path's last step.
+    let step: Int
     let text: Int
     /// The binary payload of a binary frame, not a place in the JSON.
     let isPayload: Bool
 }
 
-/// Every path of one template: component bytes back to back, where each component ends, and the text.
+/// Every path of one template.
 struct PathTable: Sendable {
-    private var bytes: [UInt8] = []
-    private var ends: [Int] = []
+    /// One component of a path below its parent step (-1: the message itself). In an object the
+    /// component is a key; in an array, `position` (the component as a number) is an index.
+    struct Step: Sendable {
+        let parent: Int
+        let component: Range<Int>
+        let position: Int?
+    }
+
+    private(set) var steps: [Step] = []
+    /// The components' bytes, back to back.
+    private(set) var bytes: [UInt8] = []
     private var texts: [String] = []
 
     /// Adds a path; nil when it is not well formed (empty, or with an empty component).
     mutating func add(_ text: String) -> FieldPath? {
-        guard !text.isEmpty else { return nil }
-        let isPayload = text == "$payload"
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard isPayload || parts.allSatisfy({ !$0.isEmpty }) else { return nil }
-        let path = FieldPath(firstComponent: ends.count, componentCount: parts.count, text: texts.count, isPayload: isPayload)
+        guard !text.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        var step = -1
         for part in parts {
-            bytes.append(contentsOf: part.utf8)
-            ends.append(bytes.count)
+            let component = Array(part.utf8)
+            if let existing = steps.indices.first(where: { steps[$0].parent == step && bytes[steps[$0].component].elementsEqual(component) }) {
+                step = existing
+                continue
+            }
+            let position = component.withUnsafeBytes { parseInteger($0) }.flatMap { Int(exactly: $0) }
+            steps.append(Step(parent: step, component: bytes.count..<(bytes.count &+ component.count), position: position))
+            bytes.append(contentsOf: component)
+            step = steps.count &- 1
         }
         texts.append(text)
-        return path
+        return FieldPath(step: step, text: texts.count &- 1, isPayload: text == "$payload")
     }
 
     func text(_ path: FieldPath) -> String { texts[path.text] }
-
-    /// The value at `path`, if there is one.
-    func resolve(_ path: FieldPath, in root: JSONValue) -> JSONValue? {
-        bytes.withUnsafeBytes { all in
-            ends.withUnsafeBufferPointer { ends in
-                var current = root
-                var start = path.firstComponent == 0 ? 0 : ends[path.firstComponent &- 1]
-                for index in path.firstComponent..<(path.firstComponent &+ path.componentCount) {
-                    let end = ends[index]
-                    let component = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                    start = end
-                    switch current.kind {
-                    case .object:
-                        guard let next = current[component] else { return nil }
-                        current = next
-                    case .array:
-                        guard let position = parseInteger(component), let next = current[position: Int(position)] else { return nil }
-                        current = next
-                    default:
-                        return nil
-                    }
-                }
-                return current
-            }
-        }
-    }
 }
 
 /// Encoding names as providers write them ("audio/x-mulaw", "PCMA", "slin16", "audio/x-l16;rate=16000"),

@@ -85,7 +85,6 @@ public struct EventTexts {
         }
     }
 
-    mutating func clear() { self = EventTexts() }
 }
 
 /// One provider message, mapped. Views point into the message or the mapper's buffers: valid until the

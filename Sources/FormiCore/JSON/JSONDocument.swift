@@ -6,6 +6,8 @@
 // all of JSONTestSuite): bad UTF-8, control characters and lone surrogates in strings, leading zeros,
 // trailing commas, a byte-order mark, anything after the value. Size, depth and value count are limited.
 
+import CFormiKernels
+
 /// Limits on what a reader accepts; messages from a provider are small, so defaults are modest.
 public struct JSONLimits: Sendable {
     public var maxBytes: Int
@@ -82,14 +84,8 @@ final class JSONTape {
 
     deinit { nodes.deallocate() }
 
-    @inline(__always)
-    func append(_ node: JSONNode) {
-        if count == capacity { grow() }
-        (nodes + count).initialize(to: node)
-        count &+= 1
-    }
-
-    private func grow() {
+    /// Doubles the capacity, keeping the first `count` nodes.
+    func grow() {
         let bigger = UnsafeMutablePointer<JSONNode>.allocate(capacity: capacity &* 2)
         bigger.moveInitialize(from: nodes, count: count)
         nodes.deallocate()
@@ -120,231 +116,250 @@ public struct JSONDocument {
         guard text.count <= limits.maxBytes, text.count <= Int(UInt32.max) else {
             throw .tooLarge(bytes: text.count, limit: limits.maxBytes)
         }
-        var parser = JSONParser(text: text, limits: limits, tape: tape)
+        guard let base = text.baseAddress, !text.isEmpty else { throw .empty }
+        var parser = JSONParser(text: base.assumingMemoryBound(to: UInt8.self), count: text.count, limits: limits, tape: tape)
         do throws(JSONError) {
             try parser.document()
         } catch {
             tape.count = 0
             throw error
         }
+        tape.count = parser.nodeCount
         bytes = text
     }
 }
 
-/// The parser proper: a recursive descent over bytes, appending nodes.
+/// The parser proper: one loop over the bytes, appending a node per value. Open containers form a
+/// chain through the tape (an open container's `end` holds its parent's index until it closes), so
+/// nesting needs no stack of its own and the loop, the cursor and the tape's end stay in registers.
 struct JSONParser {
-    let text: UnsafeRawBufferPointer
+    let text: UnsafePointer<UInt8>
+    let count: Int
     let limits: JSONLimits
     let tape: JSONTape
     var offset = 0
-    var depth = 0
+    /// The tape as the parser fills it; written back to `tape` when it grows and when the parse ends.
+    var nodes: UnsafeMutablePointer<JSONNode>
+    var nodeCount = 0
+    /// Room on the tape before it must grow, never beyond `limits.maxValues`.
+    var room: Int
 
-    init(text: UnsafeRawBufferPointer, limits: JSONLimits, tape: JSONTape) {
+    /// No container is open.
+    static let none = UInt32.max
+
+    init(text: UnsafePointer<UInt8>, count: Int, limits: JSONLimits, tape: JSONTape) {
         self.text = text
+        self.count = count
         self.limits = limits
         self.tape = tape
+        nodes = tape.nodes
+        room = min(tape.capacity, max(limits.maxValues, 0))
     }
 
+    // Everything the loop calls is inlined into it or takes its arguments by value, so the parser's
+    // fields never have their address taken and live in registers.
+    @inline(__always)
     mutating func document() throws(JSONError) {
         skipWhitespace()
-        guard offset < text.count else { throw text.isEmpty ? .empty : .unexpected(byte: nil, offset: offset, expected: "a value") }
-        try value()
-        skipWhitespace()
-        guard offset == text.count else { throw .unexpected(byte: text[offset], offset: offset, expected: "the end of the text") }
-    }
-
-    @inline(__always)
-    mutating func skipWhitespace() {
-        while offset < text.count {
+        var open = Self.none  // the innermost open container's index
+        var depth = 0
+        var isKey = false  // the next string is an object member's key
+        values: while true {
+            // A value (or a key) starts here.
+            guard offset < count else { throw .unexpected(byte: nil, offset: offset, expected: isKey ? "a string key" : "a value") }
             let byte = text[offset]
-            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
-            offset &+= 1
+            if isKey, byte != UInt8(ascii: "\"") { throw .unexpected(byte: byte, offset: offset, expected: "a string key") }
+            switch byte {
+            case UInt8(ascii: "\""):
+                try string()  // the only call, so that it is inlined once
+                if isKey {
+                    skipWhitespace()
+                    guard offset < count, text[offset] == UInt8(ascii: ":") else {
+                        throw .unexpected(byte: offset < count ? text[offset] : nil, offset: offset, expected: "':'")
+                    }
+                    offset &+= 1
+                    skipWhitespace()
+                    isKey = false
+                    continue values
+                }
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                try number()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                guard depth < limits.maxDepth else { throw .tooDeep(offset: offset, limit: limits.maxDepth) }
+                let isObject = byte == UInt8(ascii: "{")
+                let start = offset
+                let index = try append(JSONNode(kind: isObject ? .object : .array, escaped: false, start: UInt32(truncatingIfNeeded: start), length: 0, end: open, count: 0))
+                offset &+= 1
+                skipWhitespace()
+                if offset < count, text[offset] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    offset &+= 1  // empty: complete at once, like a scalar
+                    nodes[index].length = UInt32(truncatingIfNeeded: offset &- start)
+                    nodes[index].end = UInt32(truncatingIfNeeded: nodeCount)
+                } else {
+                    open = UInt32(truncatingIfNeeded: index)
+                    depth &+= 1
+                    isKey = isObject
+                    continue values
+                }
+            case UInt8(ascii: "t"): try literal("true", .true)
+            case UInt8(ascii: "f"): try literal("false", .false)
+            case UInt8(ascii: "n"): try literal("null", .null)
+            default: throw .unexpected(byte: byte, offset: offset, expected: "a value")
+            }
+            // A value is complete: it is a member of the innermost open container, which goes on with a
+            // comma or closes (then it is itself a complete value of its parent).
+            while open != Self.none {
+                let container = Int(open)
+                nodes[container].count &+= 1
+                let isObject = nodes[container].kind == .object
+                skipWhitespace()
+                guard offset < count else { throw .unexpected(byte: nil, offset: offset, expected: isObject ? "',' or '}'" : "',' or ']'") }
+                let next = text[offset]
+                offset &+= 1
+                if next == UInt8(ascii: ",") {
+                    skipWhitespace()
+                    isKey = isObject
+                    continue values
+                }
+                guard next == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
+                    throw .unexpected(byte: next, offset: offset &- 1, expected: isObject ? "',' or '}'" : "',' or ']'")
+                }
+                open = nodes[container].end
+                nodes[container].end = UInt32(truncatingIfNeeded: nodeCount)
+                nodes[container].length = UInt32(truncatingIfNeeded: offset) &- nodes[container].start
+                depth &-= 1
+            }
+            break
         }
+        skipWhitespace()
+        guard offset == count else { throw .unexpected(byte: text[offset], offset: offset, expected: "the end of the text") }
     }
-
-    @inline(__always)
-    func peek() -> UInt8? { offset < text.count ? text[offset] : nil }
 
     @inline(__always)
     mutating func append(_ node: JSONNode) throws(JSONError) -> Int {
-        guard tape.count < limits.maxValues else { throw .tooManyValues(limit: limits.maxValues) }
-        tape.append(node)
-        return tape.count &- 1
+        if nodeCount == room { (nodes, room) = try Self.grow(tape, holding: nodeCount, limit: limits.maxValues) }
+        (nodes + nodeCount).initialize(to: node)
+        nodeCount &+= 1
+        return nodeCount &- 1
     }
 
-    mutating func value() throws(JSONError) {
-        guard let byte = peek() else { throw .unexpected(byte: nil, offset: offset, expected: "a value") }
-        switch byte {
-        case UInt8(ascii: "{"): try container(object: true)
-        case UInt8(ascii: "["): try container(object: false)
-        case UInt8(ascii: "\""): try string()
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
-        case UInt8(ascii: "t"): try literal("true", .true)
-        case UInt8(ascii: "f"): try literal("false", .false)
-        case UInt8(ascii: "n"): try literal("null", .null)
-        default: throw .unexpected(byte: byte, offset: offset, expected: "a value")
+    /// The tape's storage after growing it: nodes and room.
+    @inline(never)
+    static func grow(_ tape: JSONTape, holding count: Int, limit: Int) throws(JSONError) -> (UnsafeMutablePointer<JSONNode>, Int) {
+        guard count < limit else { throw .tooManyValues(limit: limit) }
+        tape.count = count
+        tape.grow()
+        return (tape.nodes, min(tape.capacity, limit))
+    }
+
+    /// Skips insignificant whitespace (messages from providers usually have none: one compare).
+    @inline(__always)
+    mutating func skipWhitespace() {
+        guard offset < count, text[offset] <= 0x20 else { return }
+        while offset < count {
+            let byte = text[offset]
+            guard byte <= 0x20, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            offset &+= 1
         }
     }
 
+    @inline(__always)
     mutating func literal(_ word: StaticString, _ kind: JSONKind) throws(JSONError) {
         let start = offset
         let length = word.utf8CodeUnitCount
-        guard text.count &- offset >= length else { throw .unexpected(byte: nil, offset: text.count, expected: "\(word)") }
-        for i in 0..<length where text[offset &+ i] != word.utf8Start[i] {
-            throw .unexpected(byte: text[offset &+ i], offset: offset &+ i, expected: "\(word)")
+        for i in 0..<length {
+            guard offset &+ i < count else { throw .unexpected(byte: nil, offset: count, expected: "\(word)") }
+            guard text[offset &+ i] == word.utf8Start[i] else { throw .unexpected(byte: text[offset &+ i], offset: offset &+ i, expected: "\(word)") }
         }
         offset &+= length
-        let index = tape.count
-        _ = try append(JSONNode(kind: kind, escaped: false, start: UInt32(start), length: UInt32(length), end: UInt32(index &+ 1), count: 0))
+        _ = try append(JSONNode(kind: kind, escaped: false, start: UInt32(truncatingIfNeeded: start), length: UInt32(truncatingIfNeeded: length), end: UInt32(truncatingIfNeeded: nodeCount &+ 1), count: 0))
     }
 
-    mutating func container(object: Bool) throws(JSONError) {
-        depth &+= 1
-        guard depth <= limits.maxDepth else { throw .tooDeep(offset: offset, limit: limits.maxDepth) }
-        let start = offset
-        let index = try append(JSONNode(kind: object ? .object : .array, escaped: false, start: UInt32(start), length: 0, end: 0, count: 0))
-        offset &+= 1  // the bracket
-        let close = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
-        var count: UInt32 = 0
-        skipWhitespace()
-        if peek() == close {
-            offset &+= 1
-        } else {
-            while true {
-                skipWhitespace()
-                if object {
-                    guard peek() == UInt8(ascii: "\"") else { throw .unexpected(byte: peek(), offset: offset, expected: "a string key") }
-                    try string()
-                    skipWhitespace()
-                    guard peek() == UInt8(ascii: ":") else { throw .unexpected(byte: peek(), offset: offset, expected: "':'") }
-                    offset &+= 1
-                    skipWhitespace()
-                }
-                try value()
-                count &+= 1
-                skipWhitespace()
-                guard let next = peek() else { throw .unexpected(byte: nil, offset: offset, expected: object ? "',' or '}'" : "',' or ']'") }
-                offset &+= 1
-                if next == close { break }
-                guard next == UInt8(ascii: ",") else {
-                    throw .unexpected(byte: next, offset: offset &- 1, expected: object ? "',' or '}'" : "',' or ']'")
-                }
-            }
-        }
-        tape.nodes[index].length = UInt32(offset &- start)
-        tape.nodes[index].end = UInt32(tape.count)
-        tape.nodes[index].count = count
-        depth &-= 1
-    }
-
+    @inline(__always)
     mutating func number() throws(JSONError) {
         let start = offset
-        if peek() == UInt8(ascii: "-") { offset &+= 1 }
-        guard let first = peek(), isDigit(first) else { throw .invalidNumber(offset: start) }
-        offset &+= 1
-        if first == UInt8(ascii: "0") {
-            if let next = peek(), isDigit(next) { throw .invalidNumber(offset: start) }  // no leading zeros
+        if text[offset] == UInt8(ascii: "-") { offset &+= 1 }
+        guard offset < count, isDigit(text[offset]) else { throw .invalidNumber(offset: start) }
+        if text[offset] == UInt8(ascii: "0") {
+            offset &+= 1
+            if offset < count, isDigit(text[offset]) { throw .invalidNumber(offset: start) }  // no leading zeros
         } else {
             skipDigits()
         }
-        if peek() == UInt8(ascii: ".") {
+        if offset < count, text[offset] == UInt8(ascii: ".") {
             offset &+= 1
-            guard let d = peek(), isDigit(d) else { throw .invalidNumber(offset: start) }
+            guard offset < count, isDigit(text[offset]) else { throw .invalidNumber(offset: start) }
             skipDigits()
         }
-        if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+        if offset < count, text[offset] | 0x20 == UInt8(ascii: "e") {
             offset &+= 1
-            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { offset &+= 1 }
-            guard let d = peek(), isDigit(d) else { throw .invalidNumber(offset: start) }
+            if offset < count, text[offset] == UInt8(ascii: "+") || text[offset] == UInt8(ascii: "-") { offset &+= 1 }
+            guard offset < count, isDigit(text[offset]) else { throw .invalidNumber(offset: start) }
             skipDigits()
         }
-        let index = tape.count
-        _ = try append(JSONNode(kind: .number, escaped: false, start: UInt32(start), length: UInt32(offset &- start), end: UInt32(index &+ 1), count: 0))
+        _ = try append(JSONNode(kind: .number, escaped: false, start: UInt32(truncatingIfNeeded: start), length: UInt32(truncatingIfNeeded: offset &- start), end: UInt32(truncatingIfNeeded: nodeCount &+ 1), count: 0))
     }
 
     @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
     @inline(__always) mutating func skipDigits() {
-        while let d = peek(), isDigit(d) { offset &+= 1 }
+        while offset < count, isDigit(text[offset]) { offset &+= 1 }
     }
 
+    /// A string from its opening quote: runs of plain bytes are skipped by the SIMD kernel (base64 audio
+    /// is one long run), the parser itself only looks at escapes, multibyte UTF-8 and the end.
+    @inline(__always)
     mutating func string() throws(JSONError) {
         offset &+= 1  // the opening quote
         let start = offset
         var escaped = false
         while true {
-            skipPlainASCII()
-            guard offset < text.count else { throw .unexpected(byte: nil, offset: offset, expected: "'\"'") }
+            offset &+= formi_json_plain_run(text + offset, count &- offset)
+            guard offset < count else { throw .unexpected(byte: nil, offset: offset, expected: "'\"'") }
             let byte = text[offset]
             if byte == UInt8(ascii: "\"") { break }
             if byte == UInt8(ascii: "\\") {
                 escaped = true
-                try escape()
+                offset = try Self.escape(text, count, at: offset)
             } else if byte < 0x20 {
                 throw .controlCharacter(offset: offset)
             } else {
-                try multibyte()
+                offset = try Self.multibyte(text, count, at: offset)
             }
         }
-        let index = tape.count
-        _ = try append(JSONNode(kind: .string, escaped: escaped, start: UInt32(start), length: UInt32(offset &- start), end: UInt32(index &+ 1), count: 0))
+        _ = try append(JSONNode(kind: .string, escaped: escaped, start: UInt32(truncatingIfNeeded: start), length: UInt32(truncatingIfNeeded: offset &- start), end: UInt32(truncatingIfNeeded: nodeCount &+ 1), count: 0))
         offset &+= 1  // the closing quote
     }
 
-    /// Skips bytes that need no attention: printable ASCII other than '"' and '\\'. Eight at a time while
-    /// it can (base64 audio payloads are long runs of exactly such bytes), with word-wide bit tests that
-    /// that find the first byte of the word that needs attention; the byte loop only serves the last few
-    /// bytes of the text.
-    @inline(__always)
-    mutating func skipPlainASCII() {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        while offset &+ 8 <= text.count {
-            let word = UInt64(littleEndian: text.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
-            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word) & highs
-            if special != 0 {
-                // The lowest flagged byte is exactly the first that needs attention (false positives of
-                // these tests only ever sit above a true one), so no byte loop is needed to find it.
-                offset &+= special.trailingZeroBitCount &>> 3
-                return
-            }
-            offset &+= 8
-        }
-        while offset < text.count {
-            let byte = text[offset]
-            // Printable ASCII (0x20...0x7F) other than '"' and '\\'.
-            guard byte &- 0x20 < 0x60, byte != 0x22, byte != 0x5C else { return }
-            offset &+= 1
-        }
-    }
-
-    /// A backslash escape; `\u` escapes must form valid scalars (surrogates only in proper pairs).
-    mutating func escape() throws(JSONError) {
-        let start = offset
-        offset &+= 1
-        guard let kind = peek() else { throw .invalidEscape(offset: start) }
+    /// A backslash escape at `start`; `\u` escapes must form valid scalars (surrogates only in proper
+    /// pairs). Returns the offset after it.
+    static func escape(_ text: UnsafePointer<UInt8>, _ count: Int, at start: Int) throws(JSONError) -> Int {
+        var offset = start &+ 1
+        guard offset < count else { throw .invalidEscape(offset: start) }
+        let kind = text[offset]
         offset &+= 1
         switch kind {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
              UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-            return
+            return offset
         case UInt8(ascii: "u"):
-            guard let unit = hex4() else { throw .invalidEscape(offset: start) }
+            guard let unit = hex4(text, count, &offset) else { throw .invalidEscape(offset: start) }
             if unit >= 0xDC00 && unit <= 0xDFFF { throw .invalidEscape(offset: start) }  // a lone low surrogate
             if unit >= 0xD800 && unit <= 0xDBFF {
-                guard peek() == UInt8(ascii: "\\"), offset &+ 1 < text.count, text[offset &+ 1] == UInt8(ascii: "u") else {
+                guard offset &+ 1 < count, text[offset] == UInt8(ascii: "\\"), text[offset &+ 1] == UInt8(ascii: "u") else {
                     throw .invalidEscape(offset: start)
                 }
                 offset &+= 2
-                guard let low = hex4(), low >= 0xDC00 && low <= 0xDFFF else { throw .invalidEscape(offset: start) }
+                guard let low = hex4(text, count, &offset), low >= 0xDC00 && low <= 0xDFFF else { throw .invalidEscape(offset: start) }
             }
+            return offset
         default:
             throw .invalidEscape(offset: start)
         }
     }
 
-    mutating func hex4() -> UInt32? {
-        guard text.count &- offset >= 4 else { return nil }
+    static func hex4(_ text: UnsafePointer<UInt8>, _ count: Int, _ offset: inout Int) -> UInt32? {
+        guard count &- offset >= 4 else { return nil }
         var value: UInt32 = 0
         for _ in 0..<4 {
             guard let digit = hexValue(text[offset]) else { return nil }
@@ -354,10 +369,10 @@ struct JSONParser {
         return value
     }
 
-    /// One UTF-8 encoded scalar of two to four bytes, validated (no overlongs, surrogates or values
-    /// beyond U+10FFFF).
-    mutating func multibyte() throws(JSONError) {
-        let start = offset
+    /// One UTF-8 encoded scalar of two to four bytes at `start`, validated (no overlongs, surrogates or
+    /// values beyond U+10FFFF). Returns the offset after it.
+    static func multibyte(_ text: UnsafePointer<UInt8>, _ count: Int, at start: Int) throws(JSONError) -> Int {
+        let offset = start
         let lead = text[offset]
         let length: Int
         var minimum: UInt32
@@ -368,14 +383,14 @@ struct JSONParser {
         case 0xF0...0xF4: length = 4; minimum = 0x10000; scalar = UInt32(lead & 0x07)
         default: throw .invalidUTF8(offset: start)
         }
-        guard text.count &- offset >= length else { throw .invalidUTF8(offset: start) }
+        guard count &- offset >= length else { throw .invalidUTF8(offset: start) }
         for i in 1..<length {
             let next = text[offset &+ i]
             guard next & 0xC0 == 0x80 else { throw .invalidUTF8(offset: start) }
             scalar = scalar << 6 | UInt32(next & 0x3F)
         }
         guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800...0xDFFF).contains(scalar) else { throw .invalidUTF8(offset: start) }
-        offset &+= length
+        return offset &+ length
     }
 }
 

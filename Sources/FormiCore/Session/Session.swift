@@ -181,7 +181,8 @@ public final class Session {
     }
 
     private func handle(_ message: UnsafeRawBufferPointer, binary: Bool) {
-        let event = mapper.map(message, binary: binary)
+        mapper.map(message, binary: binary)
+        let event = mapper.event
         if state == .stopped {
             return reject("\(event.kind == .error ? "message" : event.kind.name) after \(role == .agentServer ? "stop" : "the call ended"): rejected")
         }

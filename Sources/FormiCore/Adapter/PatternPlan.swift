@@ -1,0 +1,200 @@
+// A template's incoming patterns laid out for the per-message loop, and every path they name resolved
+// in one walk over each message.
+//
+// Walking the template's own arrays of patterns (structs holding arrays and strings) costs a retain
+// and release per element; here everything is in plain buffers of plain values, owned by one mapper.
+// Paths form a trie (see `PathTable`). When a message starts, the plan walks the members of the
+// objects the trie reaches, once each, and records where every step of every path is: after that a
+// path is one load, however many patterns test or extract it ("event" is tested by every pattern,
+// "media" is the first step of four paths).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+final class PatternPlan {
+    /// One pattern: its kind and where its detection leaves and extraction entries are.
+    struct Span {
+        let kind: EventKind
+        let detections: Range<Int>
+        let extractions: Range<Int>
+    }
+
+    /// A step of the path trie, as the walk needs it.
+    struct Step {
+        /// The key this step matches in an object: its length, its first eight bytes (zero-padded, as a
+        /// little-endian word) and where all of it is in `keyBytes`.
+        let keyLength: UInt32
+        let keyPrefix: UInt64
+        let key: Range<Int>
+        /// The index this step takes in an array, if its component is a number.
+        let position: Int?
+        /// Where the steps below this one are listed (see `children` and `byLength`), if there are any.
+        let slot: Int
+        let isParent: Bool
+    }
+
+    /// Lists of steps are kept per parent, by slot: slot 0 is the message itself, slot s + 1 the step s.
+    /// A member of an object is only compared with the steps whose key has its length (modulo 16).
+    private static let lengthClasses = 16
+
+    let spans: UnsafeMutableBufferPointer<Span>
+    let detections: UnsafeMutableBufferPointer<ProviderTemplate.Detection>
+    let extractions: UnsafeMutableBufferPointer<ProviderTemplate.Extraction>
+    private let steps: UnsafeMutableBufferPointer<Step>
+    /// By slot: where its steps are in `listed`, all of them and by key length class.
+    private let children: UnsafeMutableBufferPointer<Range<Int>>
+    private let byLength: UnsafeMutableBufferPointer<Range<Int>>
+    /// Step indices, grouped by slot and, for each slot, by key length class.
+    private let listed: UnsafeMutableBufferPointer<Int>
+    /// Keys back to back, followed by eight zero bytes so that any key's first word can be loaded.
+    private let keyBytes: UnsafeMutableRawBufferPointer
+
+    /// Where each step was found in the current message (a tape index), valid when the step's entry in
+    /// `foundIn` is the current `epoch`.
+    private let foundIn: UnsafeMutableBufferPointer<UInt32>
+    private let found: UnsafeMutableBufferPointer<Int>
+    private var epoch: UInt32 = 0
+    private var root: JSONValue?
+
+    init(_ template: ProviderTemplate) {
+        var allSpans: [Span] = [], allDetections: [ProviderTemplate.Detection] = [], allExtractions: [ProviderTemplate.Extraction] = []
+        for pattern in template.patterns {
+            let detectionStart = allDetections.count, extractionStart = allExtractions.count
+            allDetections += pattern.detection
+            allExtractions += pattern.extraction
+            allSpans.append(Span(kind: pattern.kind, detections: detectionStart..<allDetections.count,
+                                 extractions: extractionStart..<allExtractions.count))
+        }
+        spans = Self.buffer(allSpans)
+        detections = Self.buffer(allDetections)
+        extractions = Self.buffer(allExtractions)
+
+        let table = template.paths
+        var lists: [Int] = [], all: [Range<Int>] = [], classes: [Range<Int>] = []
+        for parent in -1..<table.steps.count {
+            let below = table.steps.indices.filter { table.steps[$0].parent == parent }
+            let start = lists.count
+            for lengthClass in 0..<Self.lengthClasses {
+                let classStart = lists.count
+                lists += below.filter { table.steps[$0].component.count % Self.lengthClasses == lengthClass }
+                classes.append(classStart..<lists.count)
+            }
+            all.append(start..<lists.count)
+        }
+        listed = Self.buffer(lists)
+        children = Self.buffer(all)
+        byLength = Self.buffer(classes)
+        steps = Self.buffer(table.steps.enumerated().map { index, step in
+            let key = table.bytes[step.component]
+            var prefix: UInt64 = 0
+            for (shift, byte) in key.prefix(8).enumerated() { prefix |= UInt64(byte) << (8 &* shift) }
+            return Step(keyLength: UInt32(truncatingIfNeeded: key.count), keyPrefix: prefix, key: step.component,
+                        position: step.position, slot: index &+ 1, isParent: !all[index &+ 1].isEmpty)
+        })
+        keyBytes = .allocate(byteCount: table.bytes.count &+ 8, alignment: 8)
+        keyBytes.initializeMemory(as: UInt8.self, repeating: 0)
+        keyBytes.copyBytes(from: table.bytes)
+        foundIn = Self.buffer([UInt32](repeating: 0, count: table.steps.count))
+        found = Self.buffer([Int](repeating: 0, count: table.steps.count))
+    }
+
+    private static func buffer<T>(_ elements: [T]) -> UnsafeMutableBufferPointer<T> {
+        let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: elements.count)
+        _ = buffer.initialize(from: elements)
+        return buffer
+    }
+
+    deinit {
+        spans.deallocate()
+        detections.deallocate()
+        extractions.deallocate()
+        steps.deallocate()
+        children.deallocate()
+        byLength.deallocate()
+        listed.deallocate()
+        keyBytes.deallocate()
+        foundIn.deallocate()
+        found.deallocate()
+    }
+
+    /// Starts a message: finds every step of every path in `root`, an object.
+    func begin(_ root: JSONValue) {
+        self.root = root
+        epoch &+= 1
+        if epoch == 0 {  // wrapped: forget every mark rather than trust a stale one
+            foundIn.update(repeating: 0)
+            epoch = 1
+        }
+        walk(slot: 0, below: root.index, in: root)
+    }
+
+    /// The value at `path` in the current message, if there is one.
+    @inline(__always)
+    func resolve(_ path: FieldPath) -> JSONValue? {
+        guard let root, path.step >= 0, path.step < steps.count, foundIn[path.step] == epoch else { return nil }
+        return JSONValue(nodes: root.nodes, bytes: root.bytes, index: found[path.step])
+    }
+
+    /// Marks where the steps of `slot` are below the value at tape index `parent`, and below them.
+    private func walk(slot: Int, below parent: Int, in root: JSONValue) {
+        var missing = children[slot].count
+        guard missing > 0 else { return }
+        let nodes = root.nodes
+        switch nodes[parent].kind {
+        case .object:
+            var member = parent &+ 1
+            let end = Int(nodes[parent].end)
+            while member < end, missing > 0 {
+                let value = member &+ 1
+                // Escaped keys may unescape to any length: they are compared with every step.
+                let candidates = nodes[member].escaped ? children[slot]
+                    : byLength[slot &* Self.lengthClasses &+ Int(nodes[member].length) % Self.lengthClasses]
+                for candidate in candidates {
+                    let step = listed[candidate]
+                    guard foundIn[step] != epoch, keyEquals(member, step, in: root) else { continue }
+                    foundIn[step] = epoch  // the first of repeated keys counts
+                    found[step] = value
+                    missing &-= 1
+                    if steps[step].isParent { walk(slot: steps[step].slot, below: value, in: root) }
+                    break
+                }
+                member = Int(nodes[value].end)
+            }
+        case .array:
+            for candidate in children[slot] {
+                let step = listed[candidate]
+                guard let position = steps[step].position,
+                      let element = JSONValue(nodes: nodes, bytes: root.bytes, index: parent)[position: position] else { continue }
+                foundIn[step] = epoch
+                found[step] = element.index
+                if steps[step].isParent { walk(slot: steps[step].slot, below: element.index, in: root) }
+            }
+        default:
+            return
+        }
+    }
+
+    /// Whether the key at tape index `member` is the key of `step`: compared in place, a word at a
+    /// time for the first eight bytes (escaped keys, which are rare, are unescaped first).
+    @inline(__always)
+    private func keyEquals(_ member: Int, _ step: Int, in root: JSONValue) -> Bool {
+        let node = root.nodes[member]
+        let definition = steps[step]
+        guard let text = root.bytes.baseAddress, let keys = keyBytes.baseAddress else { return false }
+        if node.escaped {
+            return JSONValue(nodes: root.nodes, bytes: root.bytes, index: member)
+                .stringEquals(UnsafeRawBufferPointer(rebasing: keyBytes[definition.key]))
+        }
+        guard node.length == definition.keyLength else { return false }
+        let start = Int(node.start), length = Int(node.length)
+        if length <= 8, start &+ 8 <= root.bytes.count {
+            let word = UInt64(littleEndian: text.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            let mask: UInt64 = length == 8 ? ~0 : (1 << (8 &* UInt64(length))) &- 1
+            return word & mask == definition.keyPrefix
+        }
+        return memcmp(text + start, keys + definition.key.lowerBound, length) == 0
+    }
+}
