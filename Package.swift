@@ -48,7 +48,7 @@ let package = Package(
         ),
         // libFuzzer harnesses (`make fuzz`). Built normally, each replays files given on the command line.
         .executableTarget(name: "formi-fuzz", dependencies: ["FormiCore"]),
-        .testTarget(name: "FormiCoreTests", dependencies: ["FormiCore"]),
+        .testTarget(name: "FormiCoreTests", dependencies: ["FormiCore", "CFormiKernels"]),
     ],
     swiftLanguageModes: [.v6]
 )

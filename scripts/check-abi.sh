@@ -15,7 +15,7 @@ fail=0
 
 # 1. Header drift.
 swiftc -typecheck -parse-as-library -module-name formi -I "$root/.build/release/Modules" \
-    -I "$root/Sources/CFormi" -I "$root/Sources/CSpeexDSP" -I "$root/Sources/CSQLite" -emit-clang-header-path "$work/formi-swift.h" "$root"/Sources/formi/*.swift
+    -I "$root/Sources/CFormi" -I "$root/Sources/CFormiKernels/include" -I "$root/Sources/CSpeexDSP" -I "$root/Sources/CSQLite" -emit-clang-header-path "$work/formi-swift.h" "$root"/Sources/formi/*.swift
 printf '#include "formi.h"\n#include "formi-swift.h"\n' > "$work/drift.c"
 if ! clang -std=c11 -Werror -fsyntax-only -DFORMI_DRIFT_CHECK -I "$root/include" -I "$root/Sources/CFormi" -I "$work" "$work/drift.c"; then
     echo "FAIL: include/formi.h and the Swift exports disagree (see the conflicting types above)"

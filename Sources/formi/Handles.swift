@@ -17,6 +17,17 @@ enum Handle {
         return Unmanaged<T>.fromOpaque(handle).takeUnretainedValue()
     }
 
+    /// Calls `body` with the object behind a handle, borrowed without retaining it (the handle holds it
+    /// for the duration of the call): for calls made once per audio frame.
+    static func withObject<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type, _ body: (T) throws(ABIError) -> Void) throws(ABIError) {
+        guard let handle else { throw ABIError(.invalidArgument, "the \(T.self) handle is NULL") }
+        var failure: ABIError?
+        Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle))._withUnsafeGuaranteedRef { object in
+            do throws(ABIError) { try body(object) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Releases the handle's object; NULL is a no-op.
     static func release<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type) {
         guard let handle else { return }

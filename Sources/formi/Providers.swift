@@ -128,11 +128,12 @@ extension ABIError {
     _ handle: OpaquePointer?, _ message: UnsafeRawPointer?, _ length: UInt, _ isBinary: Int32, _ event: UnsafeMutablePointer<formi_event>?
 ) -> Int32 {
     abiCall { () throws(ABIError) in
-        let provider = try Handle.object(handle, as: Provider.self)
-        guard let event else { throw ABIError(.invalidArgument, "event is NULL") }
-        let bytes = try CBuffer.inputBytes(message, count: length, "message")
-        provider.mapper.map(bytes, binary: isBinary != 0)
-        fill(event, from: provider.mapper.event, patternNames: provider.patternNames, error: provider.error)
+        try Handle.withObject(handle, as: Provider.self) { provider throws(ABIError) in
+            guard let event else { throw ABIError(.invalidArgument, "event is NULL") }
+            let bytes = try CBuffer.inputBytes(message, count: length, "message")
+            provider.mapper.map(bytes, binary: isBinary != 0)
+            fill(event, from: provider.mapper.event, patternNames: provider.patternNames, error: provider.error)
+        }
     }
 }
 

@@ -24,10 +24,9 @@ final class PatternPlan {
 
     /// A step of the path trie, as the walk needs it.
     struct Step {
-        /// The key this step matches in an object: its length, its first eight bytes (zero-padded, as a
-        /// little-endian word) and where all of it is in `keyBytes`.
-        let keyLength: UInt32
-        let keyPrefix: UInt64
+        /// The key this step matches in an object: its signature (see `signature(of:)`) and where all
+        /// of it is in `keyBytes`.
+        let signature: UInt64
         let key: Range<Int>
         /// The index this step takes in an array, if its component is a number.
         let position: Int?
@@ -89,9 +88,9 @@ final class PatternPlan {
         byLength = Self.buffer(classes)
         steps = Self.buffer(table.steps.enumerated().map { index, step in
             let key = table.bytes[step.component]
-            var prefix: UInt64 = 0
-            for (shift, byte) in key.prefix(8).enumerated() { prefix |= UInt64(byte) << (8 &* shift) }
-            return Step(keyLength: UInt32(truncatingIfNeeded: key.count), keyPrefix: prefix, key: step.component,
+            var signature = UInt64(truncatingIfNeeded: min(key.count, 255)) << 56
+            for (shift, byte) in key.prefix(7).enumerated() { signature |= UInt64(byte) << (8 &* shift) }
+            return Step(signature: signature, key: step.component,
                         position: step.position, slot: index &+ 1, isParent: !all[index &+ 1].isEmpty)
         })
         keyBytes = .allocate(byteCount: table.bytes.count &+ 8, alignment: 8)
@@ -148,53 +147,80 @@ final class PatternPlan {
             var member = parent &+ 1
             let end = Int(nodes[parent].end)
             while member < end, missing > 0 {
-                let value = member &+ 1
-                // Escaped keys may unescape to any length: they are compared with every step.
-                let candidates = nodes[member].escaped ? children[slot]
-                    : byLength[slot &* Self.lengthClasses &+ Int(nodes[member].length) % Self.lengthClasses]
-                for candidate in candidates {
-                    let step = listed[candidate]
-                    guard foundIn[step] != epoch, keyEquals(member, step, in: root) else { continue }
-                    foundIn[step] = epoch  // the first of repeated keys counts
-                    found[step] = value
+                let key = nodes[member]
+                if let step = key.escaped ? escapedMatch(member, slot, root) : match(key, slot, root.bytes) {
+                    mark(step, at: member &+ 1, in: root)  // the first of repeated keys counts
                     missing &-= 1
-                    if steps[step].isParent { walk(slot: steps[step].slot, below: value, in: root) }
-                    break
                 }
-                member = Int(nodes[value].end)
+                member = Int(nodes[member &+ 1].end)
             }
         case .array:
             for candidate in children[slot] {
                 let step = listed[candidate]
                 guard let position = steps[step].position,
                       let element = JSONValue(nodes: nodes, bytes: root.bytes, index: parent)[position: position] else { continue }
-                foundIn[step] = epoch
-                found[step] = element.index
-                if steps[step].isParent { walk(slot: steps[step].slot, below: element.index, in: root) }
+                mark(step, at: element.index, in: root)
             }
         default:
             return
         }
     }
 
-    /// Whether the key at tape index `member` is the key of `step`: compared in place, a word at a
-    /// time for the first eight bytes (escaped keys, which are rare, are unescaped first).
+    /// Records that `step` is at tape index `index`, then finds the steps below it.
     @inline(__always)
-    private func keyEquals(_ member: Int, _ step: Int, in root: JSONValue) -> Bool {
-        let node = root.nodes[member]
-        let definition = steps[step]
-        guard let text = root.bytes.baseAddress, let keys = keyBytes.baseAddress else { return false }
-        if node.escaped {
-            return JSONValue(nodes: root.nodes, bytes: root.bytes, index: member)
-                .stringEquals(UnsafeRawBufferPointer(rebasing: keyBytes[definition.key]))
+    private func mark(_ step: Int, at index: Int, in root: JSONValue) {
+        foundIn[step] = epoch
+        found[step] = index
+        if steps[step].isParent { walk(slot: steps[step].slot, below: index, in: root) }
+    }
+
+    /// The step of `slot`, not yet found, whose key is `key` (a key without escapes): only steps whose
+    /// key length falls in the same class are compared, by signature first.
+    @inline(__always)
+    private func match(_ key: JSONNode, _ slot: Int, _ text: UnsafeRawBufferPointer) -> Int? {
+        let signature = Self.signature(of: key, in: text)
+        for candidate in byLength[slot &* Self.lengthClasses &+ Int(key.length) % Self.lengthClasses] {
+            let step = listed[candidate]
+            if steps[step].signature == signature, foundIn[step] != epoch, restEquals(key, step, in: text) { return step }
         }
-        guard node.length == definition.keyLength else { return false }
-        let start = Int(node.start), length = Int(node.length)
-        if length <= 8, start &+ 8 <= root.bytes.count {
-            let word = UInt64(littleEndian: text.loadUnaligned(fromByteOffset: start, as: UInt64.self))
-            let mask: UInt64 = length == 8 ? ~0 : (1 << (8 &* UInt64(length))) &- 1
-            return word & mask == definition.keyPrefix
+        return nil
+    }
+
+    /// The same for an escaped key (rare), unescaped and compared with every step of `slot`.
+    private func escapedMatch(_ member: Int, _ slot: Int, _ root: JSONValue) -> Int? {
+        let key = JSONValue(nodes: root.nodes, bytes: root.bytes, index: member)
+        for candidate in children[slot] {
+            let step = listed[candidate]
+            if foundIn[step] != epoch, key.stringEquals(UnsafeRawBufferPointer(rebasing: keyBytes[steps[step].key])) { return step }
         }
-        return memcmp(text + start, keys + definition.key.lowerBound, length) == 0
+        return nil
+    }
+
+    /// A key's length (up to 255) in the top byte and its first seven bytes below, little-endian: equal
+    /// signatures mean equal keys up to seven bytes long, and almost always beyond.
+    @inline(__always)
+    private static func signature(of key: JSONNode, in text: UnsafeRawBufferPointer) -> UInt64 {
+        let start = Int(key.start), length = Int(key.length)
+        let head = min(length, 7)
+        var prefix: UInt64 = 0
+        if let base = text.baseAddress {
+            if start &+ 8 <= text.count {
+                // One load; the key is followed by at least '"', ':' and a value, but not always by 8 bytes.
+                prefix = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) & ((1 << (8 &* UInt64(head))) &- 1)
+            } else {
+                for i in 0..<head { prefix |= UInt64(base.load(fromByteOffset: start &+ i, as: UInt8.self)) << (8 &* UInt64(i)) }
+            }
+        }
+        return UInt64(truncatingIfNeeded: min(length, 255)) << 56 | prefix
+    }
+
+    /// Whether the bytes of a key beyond its signature's seven equal those of `step`'s key.
+    @inline(__always)
+    private func restEquals(_ key: JSONNode, _ step: Int, in text: UnsafeRawBufferPointer) -> Bool {
+        let length = Int(key.length)
+        guard length > 7 else { return true }
+        let mine = steps[step].key
+        guard mine.count == length, let base = text.baseAddress, let keys = keyBytes.baseAddress else { return false }
+        return memcmp(base + (Int(key.start) &+ 7), keys + (mine.lowerBound &+ 7), length &- 7) == 0
     }
 }

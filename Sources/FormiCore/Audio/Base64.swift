@@ -69,7 +69,7 @@ public enum Base64 {
         // padding); a block with a character outside the alphabet is left to the loop below to diagnose.
         var simd = 0
         if let input = text.baseAddress, let target = output.baseAddress {
-            simd = formi_base64_decode_blocks(input.assumingMemoryBound(to: UInt8.self), length &- 4, target.assumingMemoryBound(to: UInt8.self))
+            simd = fk_base64_decode_blocks(input.assumingMemoryBound(to: UInt8.self), length &- 4, target.assumingMemoryBound(to: UInt8.self))
         }
         let words = Base64DecodeTable.words
         let decodedFast = words.withUnsafeBufferPointer { words -> (offset: Int, written: Int) in

@@ -314,7 +314,7 @@ struct JSONParser {
         let start = offset
         var escaped = false
         while true {
-            offset &+= formi_json_plain_run(text + offset, count &- offset)
+            offset &+= fk_json_plain_run(text + offset, count &- offset)
             guard offset < count else { throw .unexpected(byte: nil, offset: offset, expected: "'\"'") }
             let byte = text[offset]
             if byte == UInt8(ascii: "\"") { break }
