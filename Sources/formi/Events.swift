@@ -5,7 +5,13 @@ import FormiCore
 
 /// Copies an event into the C struct: views point into the event's owner (message, mapper or session);
 /// the error text is kept in `error`, pattern names in `patternNames` (both owned by the handle).
-func fill(_ out: UnsafeMutablePointer<formi_event>, from event: borrowing ProviderEvent, patternNames: [CStringSlot], error: CStringSlot) {
+func fill(_ out: UnsafeMutablePointer<formi_event>, from event: ProviderEvent, patternNames: [CStringSlot], error: CStringSlot) {
+    fill(out, from: event.fields, message: event.error, patternNames: patternNames, error: error)
+}
+
+/// The same from an event's fields and error message, read where they are (a mapper's, per frame).
+func fill(_ out: UnsafeMutablePointer<formi_event>, from event: borrowing EventFields, message: borrowing String?,
+          patternNames: [CStringSlot], error: CStringSlot) {
     func text(_ bytes: UnsafeRawBufferPointer?) -> formi_text {
         guard let bytes else { return formi_text(data: nil, len: 0) }
         // A present but empty text still has a pointer.
@@ -34,7 +40,7 @@ func fill(_ out: UnsafeMutablePointer<formi_event>, from event: borrowing Provid
     out.pointee.reason = text(.reason)
     out.pointee.custom_parameters = text(event.customParameters)
     if event.kind == .error {
-        error.set(event.error)  // allocates only for errors
+        error.set(copy message)  // allocates only for errors
         out.pointee.error = error.text
     } else {
         out.pointee.error = formi_text(data: nil, len: 0)

@@ -132,7 +132,7 @@ extension ABIError {
             guard let event else { throw ABIError(.invalidArgument, "event is NULL") }
             let bytes = try CBuffer.inputBytes(message, count: length, "message")
             provider.mapper.map(bytes, binary: isBinary != 0)
-            fill(event, from: provider.mapper.event, patternNames: provider.patternNames, error: provider.error)
+            fill(event, from: provider.mapper.fields, message: provider.mapper.errorMessage, patternNames: provider.patternNames, error: provider.error)
         }
     }
 }

@@ -14,8 +14,12 @@ public final class EventMapper {
     public let template: ProviderTemplate
     /// The call's format: the template's default until a `start` says otherwise.
     public private(set) var callFormat: AudioFormat
-    /// The last event mapped; its views are valid until the next `map`.
-    public private(set) var event: ProviderEvent
+    /// The last event mapped, but its error message; its views are valid until the next `map`.
+    public private(set) var fields: EventFields
+    /// What was wrong, when the last event is an error.
+    public private(set) var errorMessage: String?
+    /// The last event mapped (a copy; the C API reads `fields` and `errorMessage` in place).
+    public var event: ProviderEvent { ProviderEvent(fields, error: errorMessage) }
     /// Extraction-map fields outside the internal set (the seed's "status", "action"...), of the last event.
     public private(set) var extras: [(name: String, value: JSONValue)] = []
 
@@ -29,7 +33,7 @@ public final class EventMapper {
     public init(template: ProviderTemplate, limits: JSONLimits = JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 4096)) {
         self.template = template
         callFormat = template.defaultFormat
-        event = ProviderEvent(format: template.defaultFormat)
+        fields = EventFields(format: template.defaultFormat)
         document = JSONDocument(limits: limits)
         plan = PatternPlan(template)
         extras.reserveCapacity(4)
@@ -71,12 +75,12 @@ public final class EventMapper {
         case .reject:
             fail("binary frame of \(message.count) bytes: \(template.name) sends text frames only")
         case .media:
-            event.kind = .media
-            event.format = callFormat
+            fields.kind = .media
+            fields.format = callFormat
             guard message.count % callFormat.bytesPerFrame == 0 else {
                 return fail("media: \(message.count) bytes is not a whole number of \(callFormat.encoding.name) frames")
             }
-            event.audio = message
+            fields.audio = message
         case .audiosocket:
             mapAudioSocket(message)
         }
@@ -173,13 +177,13 @@ public final class EventMapper {
             return fail("unknown message: no pattern of \(template.name) matches\(hint(root))")
         }
         let pattern = plan.spans[index]
-        event.kind = pattern.kind
-        event.pattern = index
-        event.format = callFormat
+        fields.kind = pattern.kind
+        fields.pattern = index
+        fields.format = callFormat
         for entryIndex in pattern.extractions {
             let entry = plan.extractions[entryIndex]
             if entry.path.isPayload {
-                if let payload { event.audio = payload }
+                if let payload { fields.audio = payload }
                 continue
             }
             guard let value = plan.resolve(entry.path), value.kind != .null else {
@@ -196,15 +200,15 @@ public final class EventMapper {
                 return fail("\(template.patterns[index].name): \(field.rawValue) at \(template.paths.text(entry.path)): \(problem)")
             }
         }
-        if pattern.kind == .media, event.audio == nil, let payload { event.audio = payload }
+        if pattern.kind == .media, fields.audio == nil, let payload { fields.audio = payload }
         if pattern.kind == .media || pattern.kind == .start {
-            guard SampleRate.isSupported(event.format.sampleRate) else {
-                return fail("\(template.patterns[index].name): unsupported sample rate \(event.format.sampleRate)")
+            guard SampleRate.isSupported(fields.format.sampleRate) else {
+                return fail("\(template.patterns[index].name): unsupported sample rate \(fields.format.sampleRate)")
             }
         }
-        if pattern.kind == .start { callFormat = event.format }
-        if pattern.kind == .media, let audio = event.audio, audio.count % event.format.bytesPerFrame != 0 {
-            return fail("media: \(audio.count) bytes is not a whole number of \(event.format.encoding.name) frames")
+        if pattern.kind == .start { callFormat = fields.format }
+        if pattern.kind == .media, let audio = fields.audio, audio.count % fields.format.bytesPerFrame != 0 {
+            return fail("media: \(audio.count) bytes is not a whole number of \(fields.format.encoding.name) frames")
         }
     }
 
@@ -233,20 +237,20 @@ public final class EventMapper {
         switch field.type {
         case .text:
             guard let text = text(value) else { return "expected text, found \(value.kind)" }
-            event.texts[field] = text
+            fields.texts[field] = text
         case .integer:
             guard let number = integer(value) else { return "expected an integer, found \(describe(value))" }
             switch field {
-            case .sequence: event.sequence = number
-            case .timestamp: event.timestamp = number
-            case .chunk: event.chunk = number
-            case .duration: event.duration = number
+            case .sequence: fields.sequence = number
+            case .timestamp: fields.timestamp = number
+            case .chunk: fields.chunk = number
+            case .duration: fields.duration = number
             case .sampleRate:
                 guard SampleRate.isSupported(Int(clamping: number)) else { return "unsupported sample rate \(number)" }
-                event.format.sampleRate = Int(number)
+                fields.format.sampleRate = Int(number)
             case .channels:
                 guard number == 1 || number == 2 else { return "unsupported channel count \(number)" }
-                event.format.channels = Int(number)
+                fields.format.channels = Int(number)
             default: break
             }
         case .audio:
@@ -258,8 +262,8 @@ public final class EventMapper {
             guard let entry = template.encodingNames.lookup(name) else {
                 return "unsupported encoding \"\(String(decoding: name, as: UTF8.self))\""
             }
-            event.format.encoding = entry.encoding
-            if let rate = entry.sampleRate { event.format.sampleRate = rate }
+            fields.format.encoding = entry.encoding
+            if let rate = entry.sampleRate { fields.format.sampleRate = rate }
         }
         return nil
     }
@@ -295,7 +299,7 @@ public final class EventMapper {
             do throws(Base64Error) {
                 let count = try Base64.decode(encoded, into: room)
                 arena.giveBack(taken: capacity, kept: count)
-                event.audio = UnsafeRawBufferPointer(rebasing: room[0..<count])
+                fields.audio = UnsafeRawBufferPointer(rebasing: room[0..<count])
                 return nil
             } catch {
                 arena.giveBack(taken: capacity, kept: 0)
@@ -313,7 +317,7 @@ public final class EventMapper {
     private func parameters(_ value: JSONValue) -> String? {
         switch value.kind {
         case .object:
-            event.customParameters = value.jsonText
+            fields.customParameters = value.jsonText
         case .string:
             scratch.reset()
             scratch.beginObject()
@@ -325,7 +329,7 @@ public final class EventMapper {
                 }
             }
             scratch.endObject()
-            event.customParameters = arena.copy(scratch.bytes)
+            fields.customParameters = arena.copy(scratch.bytes)
         default:
             return "expected an object or \"k=v;k=v\", found \(value.kind)"
         }
@@ -335,14 +339,15 @@ public final class EventMapper {
     // MARK: helpers
 
     private func clearEvent() {
-        event = ProviderEvent(format: callFormat)
+        fields = EventFields(format: callFormat)
+        errorMessage = nil
         if !extras.isEmpty { extras.removeAll(keepingCapacity: true) }
     }
 
     private func fail(_ message: String) {
         clearEvent()
-        event.kind = .error
-        event.error = message
+        fields.kind = .error
+        errorMessage = message
     }
 
     /// What the message said it was, for the "unknown message" error.

@@ -30,23 +30,31 @@ final class PatternPlan {
         let key: Range<Int>
         /// The index this step takes in an array, if its component is a number.
         let position: Int?
-        /// Where the steps below this one are listed (see `children` and `byLength`), if there are any.
+        /// Where the steps below this one are listed (see `children` and `tables`), if there are any.
         let slot: Int
         let isParent: Bool
     }
 
-    /// Lists of steps are kept per parent, by slot: slot 0 is the message itself, slot s + 1 the step s.
-    /// A member of an object is only compared with the steps whose key has its length (modulo 16).
-    private static let lengthClasses = 16
+    /// The steps below one parent, by signature: an open-addressing table of step indices (-1: empty),
+    /// at most half full, at `start` in `tableEntries`.
+    struct Table {
+        let start: Int
+        let mask: Int
+
+        @inline(__always)
+        func home(of signature: UInt64) -> Int { Int(truncatingIfNeeded: (signature &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask }
+    }
 
     let spans: UnsafeMutableBufferPointer<Span>
     let detections: UnsafeMutableBufferPointer<ProviderTemplate.Detection>
     let extractions: UnsafeMutableBufferPointer<ProviderTemplate.Extraction>
     private let steps: UnsafeMutableBufferPointer<Step>
-    /// By slot: where its steps are in `listed`, all of them and by key length class.
+    /// Steps are kept per parent, by slot: slot 0 is the message itself, slot s + 1 the step s. By slot:
+    /// where its steps are in `listed`, and its table of them by key.
     private let children: UnsafeMutableBufferPointer<Range<Int>>
-    private let byLength: UnsafeMutableBufferPointer<Range<Int>>
-    /// Step indices, grouped by slot and, for each slot, by key length class.
+    private let tables: UnsafeMutableBufferPointer<Table>
+    private let tableEntries: UnsafeMutableBufferPointer<Int32>
+    /// Step indices, grouped by slot.
     private let listed: UnsafeMutableBufferPointer<Int>
     /// Keys back to back, followed by eight zero bytes so that any key's first word can be loaded.
     private let keyBytes: UnsafeMutableRawBufferPointer
@@ -72,27 +80,37 @@ final class PatternPlan {
         extractions = Self.buffer(allExtractions)
 
         let table = template.paths
-        var lists: [Int] = [], all: [Range<Int>] = [], classes: [Range<Int>] = []
+        var lists: [Int] = [], all: [Range<Int>] = []
         for parent in -1..<table.steps.count {
-            let below = table.steps.indices.filter { table.steps[$0].parent == parent }
             let start = lists.count
-            for lengthClass in 0..<Self.lengthClasses {
-                let classStart = lists.count
-                lists += below.filter { table.steps[$0].component.count % Self.lengthClasses == lengthClass }
-                classes.append(classStart..<lists.count)
-            }
+            lists += table.steps.indices.filter { table.steps[$0].parent == parent }
             all.append(start..<lists.count)
         }
         listed = Self.buffer(lists)
         children = Self.buffer(all)
-        byLength = Self.buffer(classes)
-        steps = Self.buffer(table.steps.enumerated().map { index, step in
+        let allSteps = table.steps.enumerated().map { index, step in
             let key = table.bytes[step.component]
             var signature = UInt64(truncatingIfNeeded: min(key.count, 255)) << 56
             for (shift, byte) in key.prefix(7).enumerated() { signature |= UInt64(byte) << (8 &* shift) }
             return Step(signature: signature, key: step.component,
                         position: step.position, slot: index &+ 1, isParent: !all[index &+ 1].isEmpty)
-        })
+        }
+        steps = Self.buffer(allSteps)
+        var entries: [Int32] = [], slotTables: [Table] = []
+        for range in all {
+            var size = 1
+            while size < range.count &* 2 { size &*= 2 }
+            let slotTable = Table(start: entries.count, mask: size &- 1)
+            entries += [Int32](repeating: -1, count: size)
+            for step in lists[range] {
+                var at = slotTable.home(of: allSteps[step].signature)
+                while entries[slotTable.start &+ at] >= 0 { at = (at &+ 1) & slotTable.mask }
+                entries[slotTable.start &+ at] = Int32(truncatingIfNeeded: step)
+            }
+            slotTables.append(slotTable)
+        }
+        tables = Self.buffer(slotTables)
+        tableEntries = Self.buffer(entries)
         keyBytes = .allocate(byteCount: table.bytes.count &+ 8, alignment: 8)
         keyBytes.initializeMemory(as: UInt8.self, repeating: 0)
         keyBytes.copyBytes(from: table.bytes)
@@ -112,7 +130,8 @@ final class PatternPlan {
         extractions.deallocate()
         steps.deallocate()
         children.deallocate()
-        byLength.deallocate()
+        tables.deallocate()
+        tableEntries.deallocate()
         listed.deallocate()
         keyBytes.deallocate()
         foundIn.deallocate()
@@ -174,16 +193,20 @@ final class PatternPlan {
         if steps[step].isParent { walk(slot: steps[step].slot, below: index, in: root) }
     }
 
-    /// The step of `slot`, not yet found, whose key is `key` (a key without escapes): only steps whose
-    /// key length falls in the same class are compared, by signature first.
+    /// The step of `slot`, not yet found, whose key is `key` (a key without escapes), looked up in the
+    /// slot's table by signature.
     @inline(__always)
     private func match(_ key: JSONNode, _ slot: Int, _ text: UnsafeRawBufferPointer) -> Int? {
         let signature = Self.signature(of: key, in: text)
-        for candidate in byLength[slot &* Self.lengthClasses &+ Int(key.length) % Self.lengthClasses] {
-            let step = listed[candidate]
+        let table = tables[slot]
+        var at = table.home(of: signature)
+        while true {
+            let entry = tableEntries[table.start &+ at]
+            guard entry >= 0 else { return nil }
+            let step = Int(entry)
             if steps[step].signature == signature, foundIn[step] != epoch, restEquals(key, step, in: text) { return step }
+            at = (at &+ 1) & table.mask
         }
-        return nil
     }
 
     /// The same for an escaped key (rare), unescaped and compared with every step of `slot`.

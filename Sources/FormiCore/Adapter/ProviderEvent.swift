@@ -50,8 +50,10 @@ public enum EventField: String, CaseIterable, Sendable {
 
 /// The text fields of an event, as views (see `ProviderEvent`).
 public struct EventTexts {
-    private var streamId, callId, accountId, track, digit, mark, direction, from, to, reason: UnsafeRawBufferPointer?
+    @usableFromInline var streamId, callId, accountId, track, digit, mark, direction, from, to, reason: UnsafeRawBufferPointer?
 
+    // Inlinable: the C API reads every text of every event through it.
+    @inlinable
     public subscript(field: EventField) -> UnsafeRawBufferPointer? {
         get {
             switch field {
@@ -87,9 +89,9 @@ public struct EventTexts {
 
 }
 
-/// One provider message, mapped. Views point into the message or the mapper's buffers: valid until the
-/// mapper's next call, and while the message bytes are alive.
-public struct ProviderEvent {
+/// Everything of a mapped event but its error message: plain values only, so that the mapper resets and
+/// hands it out (once per frame) with plain stores.
+public struct EventFields {
     public internal(set) var kind: EventKind = .error
     /// The index of the matching pattern in the template (nil for errors and bare binary media).
     public internal(set) var pattern: Int?
@@ -103,11 +105,38 @@ public struct ProviderEvent {
     public internal(set) var texts = EventTexts()
     /// A JSON object's text.
     public internal(set) var customParameters: UnsafeRawBufferPointer?
-    public internal(set) var error: String?
 
     init(format: AudioFormat) {
         self.format = format
     }
+}
+
+/// One provider message, mapped. Views point into the message or the mapper's buffers: valid until the
+/// mapper's next call, and while the message bytes are alive.
+public struct ProviderEvent {
+    public internal(set) var fields: EventFields
+    /// What was wrong, for `.error` events.
+    public internal(set) var error: String?
+
+    init(format: AudioFormat) {
+        fields = EventFields(format: format)
+    }
+
+    init(_ fields: EventFields, error: String?) {
+        self.fields = fields
+        self.error = error
+    }
+
+    public var kind: EventKind { get { fields.kind } set { fields.kind = newValue } }
+    public var pattern: Int? { get { fields.pattern } set { fields.pattern = newValue } }
+    public var format: AudioFormat { get { fields.format } set { fields.format = newValue } }
+    public var audio: UnsafeRawBufferPointer? { get { fields.audio } set { fields.audio = newValue } }
+    public var sequence: Int64? { get { fields.sequence } set { fields.sequence = newValue } }
+    public var timestamp: Int64? { get { fields.timestamp } set { fields.timestamp = newValue } }
+    public var chunk: Int64? { get { fields.chunk } set { fields.chunk = newValue } }
+    public var duration: Int64? { get { fields.duration } set { fields.duration = newValue } }
+    public var texts: EventTexts { get { fields.texts } set { fields.texts = newValue } }
+    public var customParameters: UnsafeRawBufferPointer? { get { fields.customParameters } set { fields.customParameters = newValue } }
 
     public func text(_ field: EventField) -> String? {
         texts[field].map { String(decoding: $0, as: UTF8.self) }

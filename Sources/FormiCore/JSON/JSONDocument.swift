@@ -160,25 +160,20 @@ struct JSONParser {
     // fields never have their address taken and live in registers.
     @inline(__always)
     mutating func document() throws(JSONError) {
-        skipWhitespace()
         var open = Self.none  // the innermost open container's index
         var depth = 0
         var isKey = false  // the next string is an object member's key
         values: while true {
             // A value (or a key) starts here.
-            guard offset < count else { throw .unexpected(byte: nil, offset: offset, expected: isKey ? "a string key" : "a value") }
-            let byte = text[offset]
+            guard let byte = significantByte() else { throw .unexpected(byte: nil, offset: offset, expected: isKey ? "a string key" : "a value") }
             if isKey, byte != UInt8(ascii: "\"") { throw .unexpected(byte: byte, offset: offset, expected: "a string key") }
             switch byte {
             case UInt8(ascii: "\""):
                 try string()  // the only call, so that it is inlined once
                 if isKey {
-                    skipWhitespace()
-                    guard offset < count, text[offset] == UInt8(ascii: ":") else {
-                        throw .unexpected(byte: offset < count ? text[offset] : nil, offset: offset, expected: "':'")
-                    }
+                    let colon = significantByte()
+                    guard colon == UInt8(ascii: ":") else { throw .unexpected(byte: colon, offset: offset, expected: "':'") }
                     offset &+= 1
-                    skipWhitespace()
                     isKey = false
                     continue values
                 }
@@ -190,8 +185,7 @@ struct JSONParser {
                 let start = offset
                 let index = try append(JSONNode(kind: isObject ? .object : .array, escaped: false, start: UInt32(truncatingIfNeeded: start), length: 0, end: open, count: 0))
                 offset &+= 1
-                skipWhitespace()
-                if offset < count, text[offset] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                if significantByte() == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     offset &+= 1  // empty: complete at once, like a scalar
                     nodes[index].length = UInt32(truncatingIfNeeded: offset &- start)
                     nodes[index].end = UInt32(truncatingIfNeeded: nodeCount)
@@ -212,12 +206,9 @@ struct JSONParser {
                 let container = Int(open)
                 nodes[container].count &+= 1
                 let isObject = nodes[container].kind == .object
-                skipWhitespace()
-                guard offset < count else { throw .unexpected(byte: nil, offset: offset, expected: isObject ? "',' or '}'" : "',' or ']'") }
-                let next = text[offset]
+                guard let next = significantByte() else { throw .unexpected(byte: nil, offset: offset, expected: isObject ? "',' or '}'" : "',' or ']'") }
                 offset &+= 1
                 if next == UInt8(ascii: ",") {
-                    skipWhitespace()
                     isKey = isObject
                     continue values
                 }
@@ -252,10 +243,19 @@ struct JSONParser {
         return (tape.nodes, min(tape.capacity, limit))
     }
 
-    /// Skips insignificant whitespace (messages from providers usually have none: one compare).
+    /// The next byte that is not insignificant whitespace, which is skipped; nil at the end. Messages
+    /// from providers usually have no whitespace: then this is one load and one compare.
+    @inline(__always)
+    mutating func significantByte() -> UInt8? {
+        guard offset < count else { return nil }
+        let byte = text[offset]
+        if byte > 0x20 { return byte }
+        skipWhitespace()
+        return offset < count ? text[offset] : nil
+    }
+
     @inline(__always)
     mutating func skipWhitespace() {
-        guard offset < count, text[offset] <= 0x20 else { return }
         while offset < count {
             let byte = text[offset]
             guard byte <= 0x20, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
