@@ -131,6 +131,7 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	python3 bench/mapper.py $(BUILD)/bench-mapper
+	python3 bench/mapper.py $(BUILD)/bench-mapper --instructions
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/session.c -o $(BUILD)/bench-session \
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo

@@ -3,13 +3,19 @@ same work the usual way (json.loads, then the event, stream id, sequence number,
 track fields, and base64.b64decode of the 160-byte payload), on the same message, in one run.
 Rounds alternate between the two; medians and their ratio are printed.
 
-usage: python3 bench/mapper.py build/bench-mapper
+With --instructions, both sides run under valgrind --tool=callgrind instead, for N and 2N messages, and
+the difference gives instructions per message: a repeatable count where the clock is noisy.
+
+usage: python3 bench/mapper.py build/bench-mapper [--instructions]
 """
 import base64
 import json
 import statistics
+import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 
 ROUNDS = 7
@@ -32,8 +38,35 @@ def python_round(n):
     return n / (time.perf_counter() - start)
 
 
+def instructions(command):
+    """Instructions callgrind counts for `command`."""
+    with tempfile.TemporaryDirectory() as work:
+        result = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/out"] + command,
+                                capture_output=True, text=True, check=True)
+    return int(re.search(r"Collected : (\d+)", result.stderr).group(1))
+
+
+def per_message(command, n=2000):
+    return (instructions(command(2 * n)) - instructions(command(n))) / n
+
+
+def count_instructions(binary):
+    ours = per_message(lambda n: [binary, "1", str(n)])
+    theirs = per_message(lambda n: [sys.executable, os.path.abspath(__file__), "--python-round", str(n)])
+    print(f"map a Twilio media message ({len(MESSAGE)} bytes), instructions per message (callgrind, 4000 - 2000 messages)")
+    print(f"  libformi (C ABI)            {ours:8.0f}")
+    print(f"  CPython json + base64       {theirs:8.0f}")
+    print(f"  ratio                       {theirs / ours:8.1f}x")
+
+
 def main():
+    if sys.argv[1] == "--python-round":
+        python_round(int(sys.argv[2]))
+        return
     binary = sys.argv[1]
+    if "--instructions" in sys.argv[2:]:
+        count_instructions(binary)
+        return
     ours, theirs = [], []
     for _ in range(ROUNDS):
         out = subprocess.run([binary, "1", str(MESSAGES)], capture_output=True, text=True, check=True).stdout.split()
