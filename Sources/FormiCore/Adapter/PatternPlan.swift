@@ -56,7 +56,7 @@ final class PatternPlan {
     private let tableEntries: UnsafeMutableBufferPointer<Int32>
     /// Step indices, grouped by slot.
     private let listed: UnsafeMutableBufferPointer<Int>
-    /// Keys back to back, followed by eight zero bytes so that any key's first word can be loaded.
+    /// Keys back to back.
     private let keyBytes: UnsafeMutableRawBufferPointer
 
     /// Where each step was found in the current message (a tape index), valid when the step's entry in
@@ -89,10 +89,7 @@ final class PatternPlan {
         listed = Self.buffer(lists)
         children = Self.buffer(all)
         let allSteps = table.steps.enumerated().map { index, step in
-            let key = table.bytes[step.component]
-            var signature = UInt64(truncatingIfNeeded: min(key.count, 255)) << 56
-            for (shift, byte) in key.prefix(7).enumerated() { signature |= UInt64(byte) << (8 &* shift) }
-            return Step(signature: signature, key: step.component,
+            Step(signature: Self.signature(of: table.bytes[step.component]), key: step.component,
                         position: step.position, slot: index &+ 1, isParent: !all[index &+ 1].isEmpty)
         }
         steps = Self.buffer(allSteps)
@@ -111,8 +108,7 @@ final class PatternPlan {
         }
         tables = Self.buffer(slotTables)
         tableEntries = Self.buffer(entries)
-        keyBytes = .allocate(byteCount: table.bytes.count &+ 8, alignment: 8)
-        keyBytes.initializeMemory(as: UInt8.self, repeating: 0)
+        keyBytes = .allocate(byteCount: table.bytes.count, alignment: 1)
         keyBytes.copyBytes(from: table.bytes)
         foundIn = Self.buffer([UInt32](repeating: 0, count: table.steps.count))
         found = Self.buffer([Int](repeating: 0, count: table.steps.count))
@@ -221,19 +217,22 @@ final class PatternPlan {
 
     /// A key's length (up to 255) in the top byte and its first seven bytes below, little-endian: equal
     /// signatures mean equal keys up to seven bytes long, and almost always beyond.
+    private static func signature(of key: some Collection<UInt8>) -> UInt64 {
+        var prefix: UInt64 = 0
+        for (shift, byte) in key.prefix(7).enumerated() { prefix |= UInt64(byte) << (8 &* shift) }
+        return UInt64(truncatingIfNeeded: min(key.count, 255)) << 56 | prefix
+    }
+
+    /// The same for a key in the message, with one load where eight bytes can be read from its start
+    /// (a key is followed by at least '"', ':' and a value, but not always by eight bytes).
     @inline(__always)
     private static func signature(of key: JSONNode, in text: UnsafeRawBufferPointer) -> UInt64 {
         let start = Int(key.start), length = Int(key.length)
-        let head = min(length, 7)
-        var prefix: UInt64 = 0
-        if let base = text.baseAddress {
-            if start &+ 8 <= text.count {
-                // One load; the key is followed by at least '"', ':' and a value, but not always by 8 bytes.
-                prefix = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) & ((1 << (8 &* UInt64(head))) &- 1)
-            } else {
-                for i in 0..<head { prefix |= UInt64(base.load(fromByteOffset: start &+ i, as: UInt8.self)) << (8 &* UInt64(i)) }
-            }
+        guard let base = text.baseAddress, start &+ 8 <= text.count else {
+            return signature(of: UnsafeRawBufferPointer(rebasing: text[start..<(start &+ length)]))
         }
+        let head = UInt64(min(length, 7))
+        let prefix = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) & ((1 << (8 &* head)) &- 1)
         return UInt64(truncatingIfNeeded: min(length, 255)) << 56 | prefix
     }
 

@@ -50,10 +50,8 @@ public enum EventField: String, CaseIterable, Sendable {
 
 /// The text fields of an event, as views (see `ProviderEvent`).
 public struct EventTexts {
-    @usableFromInline var streamId, callId, accountId, track, digit, mark, direction, from, to, reason: UnsafeRawBufferPointer?
+    private var streamId, callId, accountId, track, digit, mark, direction, from, to, reason: UnsafeRawBufferPointer?
 
-    // Inlinable: the C API reads every text of every event through it.
-    @inlinable
     public subscript(field: EventField) -> UnsafeRawBufferPointer? {
         get {
             switch field {
@@ -86,7 +84,6 @@ public struct EventTexts {
             }
         }
     }
-
 }
 
 /// Everything of a mapped event but its error message: plain values only, so that the mapper resets and

@@ -73,8 +73,8 @@ public enum Base64 {
         }
         let words = Base64DecodeTable.words
         let decodedFast = words.withUnsafeBufferPointer { words -> (offset: Int, written: Int) in
-            // Every other quantum but the last: four characters OR'd from pre-shifted tables into the
-            // three output bytes of a little-endian word; an invalid character sets the word's top byte.
+            // The quanta the kernel left, but the last: four characters OR'd from pre-shifted tables into
+            // the three output bytes of a little-endian word; an invalid character sets the word's top byte.
             // One 4-byte store per quantum while a spare byte of room remains, else three byte stores.
             var written = simd / 4 &* 3
             var offset = simd
