@@ -11,6 +11,7 @@ struct TakenEvent: CustomStringConvertible {
     var streamId: String?
     var callId: String?
     var chunk: Int64?
+    var pattern: Int?
     var error: String?
 
     init(_ event: ProviderEvent) {
@@ -23,6 +24,7 @@ struct TakenEvent: CustomStringConvertible {
         streamId = event.text(.streamId)
         callId = event.text(.callId)
         chunk = event.chunk
+        pattern = event.pattern
         error = event.error
     }
 

@@ -59,7 +59,7 @@ extension Session {
         case .clear:
             events.push(event)
         case .stop:
-            flushReorder()
+            finishCallerAudio()
             state = .stopped
             stats.endedAt = now.map { $0 / 1000 }
             events.push(event)
@@ -94,26 +94,75 @@ extension Session {
         guard let audio = event.audio else { return }
         guard early.count < config.earlyMediaFrames else {
             let dropped = early.count &+ 1
-            earlyLost &+= Int64(dropped)
-            stats.lostFrames = earlyLost &+ reorder.lost
+            earlyLost = earlyLost.addingSaturated(Int64(dropped))
+            syncReorderCounters()
             early.removeAll(keepingCapacity: true)
             return reject("media before start: \(dropped) frames arrived without a start and were dropped")
         }
         stats.earlyFrames &+= 1
-        early.append(MediaReorder.Frame(key: 0, audio: Array(audio), sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk))
+        early.append(MediaReorder.Frame(key: event.chunk ?? event.sequence ?? 0, audio: Array(audio), sequence: event.sequence,
+                                        timestamp: event.timestamp, chunk: event.chunk, pattern: event.pattern,
+                                        streamId: event.texts[.streamId].map(Array.init) ?? []))
     }
 
+    /// Start came: the held frames go through the reorder window as if they had just arrived.
     private func releaseEarlyMedia() {
         let held = early
         early.removeAll(keepingCapacity: true)
-        for frame in held { deliverHeld(frame) }
+        for frame in held {
+            frame.audio.withUnsafeBytes { audio in
+                frame.streamId.withUnsafeBytes { streamId in
+                    var event = ProviderEvent(format: callFormat)
+                    event.kind = .media
+                    event.pattern = frame.pattern
+                    event.sequence = frame.sequence
+                    event.timestamp = frame.timestamp
+                    event.chunk = frame.chunk
+                    event.audio = audio
+                    if !frame.streamId.isEmpty { event.texts[.streamId] = streamId }
+                    acceptMedia(event)
+                }
+            }
+        }
+    }
+
+    /// The stream ended with media still waiting for a start that never came: dropped, counted, said.
+    private func dropEarlyMedia() {
+        guard !early.isEmpty else { return }
+        let dropped = early.count
+        earlyLost = earlyLost.addingSaturated(Int64(dropped))
+        early.removeAll(keepingCapacity: true)
+        syncReorderCounters()
+        reject("media before start: \(dropped) frame\(dropped == 1 ? "" : "s") arrived without a start and were dropped at the end of the call")
+    }
+
+    /// The end of the caller's audio: what the window holds, then the resampler's tail.
+    private func finishCallerAudio() {
+        flushReorder()
+        dropEarlyMedia()
+        guard let inbound else { return }
+        let tail = drain(inbound)
+        guard tail.count > 0 else { return }
+        var event = ProviderEvent(format: localFormat)
+        event.kind = .media
+        event.pattern = template.patterns.firstIndex { $0.kind == .media }
+        event.audio = tail
+        if !values.streamId.isEmpty {
+            values.streamId.withUnsafeBytes { streamId in
+                event.texts[.streamId] = streamId
+                events.push(event)
+            }
+        } else {
+            events.push(event)
+        }
     }
 
     /// Media in the stream: in order through the reorder window, then converted and delivered.
     private func acceptMedia(_ event: ProviderEvent) {
         guard let audio = event.audio else { return }
         let key = event.chunk ?? event.sequence
-        if reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk) == .deliver {
+        if reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk,
+                          pattern: event.pattern, streamId: event.texts[.streamId]) == .deliver {
             deliver(event, audio: audio)
         }
         // What this frame unblocked, or, past the window, what waited behind a lost one.
@@ -136,18 +185,25 @@ extension Session {
         stats.lateFrames = reorder.late
         stats.reorderedFrames = reorder.reordered
         stats.duplicateFrames = reorder.duplicates
-        stats.lostFrames = earlyLost &+ reorder.lost
+        stats.lostFrames = earlyLost.addingSaturated(reorder.lost)
+        stats.ignoredFrames = reorder.ignored
+        stats.resyncs = reorder.resyncs
     }
 
+    /// A frame the window held, delivered with everything its event carried.
     private func deliverHeld(_ frame: MediaReorder.Frame) {
         var event = ProviderEvent(format: callFormat)
         event.kind = .media
+        event.pattern = frame.pattern
         event.sequence = frame.sequence
         event.timestamp = frame.timestamp
         event.chunk = frame.chunk
         frame.audio.withUnsafeBytes { audio in
-            event.audio = audio
-            deliver(event, audio: audio)
+            frame.streamId.withUnsafeBytes { streamId in
+                event.audio = audio
+                if !frame.streamId.isEmpty { event.texts[.streamId] = streamId }
+                deliver(event, audio: audio)
+            }
         }
     }
 
@@ -238,7 +294,7 @@ extension Session {
     }
 
     func endAgentCall(reason: String) {
-        flushReorder()
+        finishCallerAudio()
         if let hangup = (template.outgoing["hangup"] ?? nil) ?? (template.outgoing["disconnect"] ?? nil), render(hangup, name: "hangup") {
             output.push(rendered, binary: false, kind: .control)
         }

@@ -22,6 +22,12 @@ public struct SessionStats: Sendable {
     public var lostFrames: Int64 = 0
     public var reorderedFrames: Int64 = 0
     public var duplicateFrames: Int64 = 0
+    /// Media numbered out of all plausibility (far from the stream, forming no run): ignored.
+    public var ignoredFrames: Int64 = 0
+    /// Times the stream's numbering was re-found after a jump (see MediaReorder).
+    public var resyncs: Int64 = 0
+    /// Media of a track other than the caller's (the agent's own audio in a both-tracks stream).
+    public var otherTrackFrames: Int64 = 0
     /// Media that came before `start` and waited for it.
     public var earlyFrames: Int64 = 0
     public var interruptions: Int64 = 0
@@ -92,6 +98,9 @@ extension Session {
         w.key("lost_frames"); w.int(stats.lostFrames)
         w.key("reordered_frames"); w.int(stats.reorderedFrames)
         w.key("duplicate_frames"); w.int(stats.duplicateFrames)
+        w.key("ignored_frames"); w.int(stats.ignoredFrames)
+        w.key("resyncs"); w.int(stats.resyncs)
+        w.key("other_track_frames"); w.int(stats.otherTrackFrames)
         w.key("interruptions"); w.int(stats.interruptions)
         w.key("interrupted_audio_ms"); w.int(ms(stats.interruptedAudioMicros))
         w.key("marks_sent"); w.int(stats.marksSent)
