@@ -463,9 +463,20 @@ formi_session *formi_session_new(const formi_provider *provider, const formi_ses
  * One received frame (text, or binary with `is_binary` non-zero; for AudioSocket, any piece of the TCP
  * stream: frames may straddle calls). Whatever is wrong with it becomes an ERROR event: returns FORMI_OK
  * for every frame, except FORMI_EINVAL (NULL with a length) and FORMI_ELIMIT when 1024 events wait to
- * be taken (nothing is consumed then: take events and call again).
+ * be taken, or (AudioSocket) when this read's frames would pass that cap (nothing is consumed then: take
+ * events and call again, or use formi_session_receive_part).
  */
 int formi_session_receive(formi_session *s, const void *data, size_t len, int is_binary);
+
+/**
+ * As formi_session_receive, but takes only as much as there is room for: for AudioSocket's byte stream,
+ * the frames whose events fit under the 1024-event cap. *consumed gets the bytes taken; when fewer than
+ * `len` (or none, while events wait at the cap), returns FORMI_ELIMIT: take events, then pass the rest
+ * (data + *consumed). Any other transport's frame is taken whole or not at all. formi_session_receive
+ * refuses (consuming nothing, FORMI_ELIMIT) a read that carries more AudioSocket frames than that room.
+ * FORMI_EINVAL for NULL `consumed` or NULL `data` with a length.
+ */
+int formi_session_receive_part(formi_session *s, const void *data, size_t len, int is_binary, size_t *consumed);
 
 /**
  * The next event into *event: returns 1 when one was written, 0 when none waits, or a negative status.

@@ -132,6 +132,21 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
     }
 }
 
+@c public func formi_session_receive_part(
+    _ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: UInt, _ isBinary: Int32, _ consumed: UnsafeMutablePointer<UInt>?
+) -> Int32 {
+    onSession(handle) { object throws(ABIError) in
+        let consumed = try CBuffer.result(consumed, "consumed")
+        consumed.pointee = 0
+        let bytes = try CBuffer.inputBytes(data, count: length, "data")
+        let taken = object.session.receivePart(bytes, binary: isBinary != 0)
+        consumed.pointee = UInt(taken)
+        if taken < bytes.count || (bytes.isEmpty && object.session.pendingEvents >= Session.maxPendingEvents) {
+            throw ABIError(.limit, "\(object.session.pendingEvents) events are waiting: took \(taken) of \(bytes.count) bytes; take events with next_event and pass the rest")
+        }
+    }
+}
+
 @c public func formi_session_next_event(_ handle: OpaquePointer?, _ event: UnsafeMutablePointer<formi_event>?) -> Int32 {
     var found: Int32 = 0
     let status = onSession(handle) { object throws(ABIError) in

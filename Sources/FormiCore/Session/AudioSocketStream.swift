@@ -9,8 +9,10 @@ struct AudioSocketStream {
 
     init() { pending.reserveCapacity(1024) }
 
-    /// Feeds one read; calls `frame` with each complete frame (header included), in order.
-    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ frame: (UnsafeRawBufferPointer) -> Void) {
+    /// Feeds one read; calls `frame` with each complete frame (header included), in order, as long as
+    /// `more()` says there is room for one. Returns the bytes consumed: all of them (an incomplete frame
+    /// at the end is kept for the next read), or fewer when `more()` stopped it before a whole frame.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, more: () -> Bool, _ frame: (UnsafeRawBufferPointer) -> Void) -> Int {
         var offset = 0
         if !pending.isEmpty {
             // Complete the held frame: first its header, then its payload.
@@ -18,22 +20,53 @@ struct AudioSocketStream {
                 pending.append(bytes[offset])
                 offset &+= 1
             }
-            guard pending.count >= 3 else { return }
+            guard pending.count >= 3 else { return offset }
             let total = 3 &+ (Int(pending[1]) << 8 | Int(pending[2]))
             let take = min(total &- pending.count, bytes.count &- offset)
+            if pending.count &+ take == total, !more() {
+                // Complete, but no room for its event: leave the rest of it for the next call.
+                return offset
+            }
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset &+ take)]))
             offset &+= take
-            guard pending.count == total else { return }
+            guard pending.count == total else { return offset }
             pending.withUnsafeBytes { frame($0) }
             pending.removeAll(keepingCapacity: true)
         }
         while bytes.count &- offset >= 3 {
             let total = 3 &+ (Int(bytes[offset &+ 1]) << 8 | Int(bytes[offset &+ 2]))
             guard bytes.count &- offset >= total else { break }
+            guard more() else { return offset }
             frame(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset &+ total)]))
             offset &+= total
         }
         pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        return bytes.count
+    }
+
+    /// How many complete frames feeding `bytes` would give, counting no further than `limit`.
+    func frameCount(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int {
+        var count = 0
+        var offset = 0
+        if !pending.isEmpty {
+            var header = pending.prefix(3)
+            while header.count < 3 && offset < bytes.count {
+                header.append(bytes[offset])
+                offset &+= 1
+            }
+            guard header.count == 3 else { return 0 }
+            let missing = 3 &+ (Int(header[header.startIndex &+ 1]) << 8 | Int(header[header.startIndex &+ 2])) &- max(3, pending.count)
+            guard bytes.count &- offset >= missing else { return 0 }
+            offset &+= missing
+            count = 1
+        }
+        while count < limit, bytes.count &- offset >= 3 {
+            let total = 3 &+ (Int(bytes[offset &+ 1]) << 8 | Int(bytes[offset &+ 2]))
+            guard bytes.count &- offset >= total else { break }
+            offset &+= total
+            count &+= 1
+        }
+        return count
     }
 
     // MARK: building frames

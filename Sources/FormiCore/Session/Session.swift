@@ -80,7 +80,9 @@ public final class Session {
     var callerMicros: Int64 = 0
 
     /// Events waiting beyond this make `receive` refuse input until the host takes some.
-    static let maxPendingEvents = 1024
+    public static let maxPendingEvents = 1024
+    /// Events waiting to be taken.
+    public var pendingEvents: Int { events.count }
     /// The prefix of the session's own mark names.
     static let autoMarkPrefix: [UInt8] = Array("formi-".utf8)
 
@@ -142,17 +144,44 @@ public final class Session {
         guard events.count < Self.maxPendingEvents else {
             throw .limit("\(events.count) events are waiting: take them with next_event before receiving more")
         }
-        stats.messagesIn &+= 1
-        stats.bytesIn &+= Int64(bytes.count)
         if binary && template.binary == .audiosocket {
-            // A TCP byte stream: frames may straddle reads. (`handle` never touches `audioSocket`.)
-            audioSocket.feed(bytes) { frame in handle(frame, binary: true) }
+            // A TCP byte stream: one read may carry thousands of frames, each an event. All or nothing.
+            let room = Self.maxPendingEvents &- events.count
+            let frames = audioSocket.frameCount(bytes, limit: room &+ 1)
+            guard frames <= room else {
+                throw .limit("this read carries more AudioSocket frames than the \(room) events there is room for: take events, or pass it in parts (receivePart)")
+            }
+            _ = receivePart(bytes, binary: true)
             return
         }
+        stats.messagesIn &+= 1
+        stats.bytesIn &+= Int64(bytes.count)
         guard bytes.count <= config.maxMessageBytes else {
             return reject("message of \(bytes.count) bytes exceeds the session's limit of \(config.maxMessageBytes)")
         }
         handle(bytes, binary: binary)
+    }
+
+    /// Takes as much of one received frame as there is room for: for a byte stream (AudioSocket), the
+    /// frames whose events fit under the cap, returning the bytes consumed (pass the rest once events
+    /// are taken); any other frame is taken whole, or not at all (0) while events wait at the cap.
+    public func receivePart(_ bytes: UnsafeRawBufferPointer, binary: Bool) -> Int {
+        guard events.count < Self.maxPendingEvents else { return 0 }
+        guard binary && template.binary == .audiosocket else {
+            do throws(SessionError) {
+                try receive(bytes, binary: binary)
+            } catch {
+                return 0
+            }
+            return bytes.count
+        }
+        // (`handle` never touches `audioSocket`.)
+        let consumed = audioSocket.feed(bytes, more: { events.count < Self.maxPendingEvents }) { frame in
+            stats.messagesIn &+= 1
+            handle(frame, binary: true)
+        }
+        stats.bytesIn &+= Int64(consumed)
+        return consumed
     }
 
     /// The transport closed, or the host ends the call. Agent-server role: frames still held are

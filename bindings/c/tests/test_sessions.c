@@ -99,6 +99,8 @@ static void role_against_role(void) {
     /* The phone hangs up; the stats add up. */
     CHECK_STATUS(formi_session_end(phone, "hangup"), FORMI_OK);
     pump(phone, agent);
+    /* The resampler's tail first (the caller's last 5 ms, 8 -> 16 kHz), then the stop. */
+    CHECK(formi_session_next_event(agent, &event) == 1 && event.kind == FORMI_EVENT_MEDIA && event.audio_len > 0);
     CHECK(formi_session_next_event(agent, &event) == 1 && event.kind == FORMI_EVENT_STOP);
     char *stats = NULL;
     CHECK_STATUS(formi_session_stats_json(agent, &stats), FORMI_OK);
@@ -191,8 +193,59 @@ static void bad_arguments(void) {
     formi_provider_free(audiosocket);
 }
 
+/* One AudioSocket read can carry a million frames (3 MiB of 3-byte DTMF-less frames): the 1024-event cap
+ * holds inside it. formi_session_receive refuses it whole; formi_session_receive_part takes what fits and
+ * the rest is passed again once events are taken. Every frame arrives once, in order. */
+static void audiosocket_event_cap(void) {
+    formi_provider *audiosocket = formi_provider_builtin("audiosocket", NULL);
+    formi_session_config config;
+    CHECK_STATUS(formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER), FORMI_OK);
+    int status = -1;
+    formi_session *s = formi_session_new(audiosocket, &config, &status);
+    CHECK(s != NULL && status == FORMI_OK);
+    /* The UUID frame, then 200,000 unknown-type frames of no payload (each an ERROR event), then a
+     * frame split over the end of the buffer. */
+    size_t frames = 200000, len = 19 + 3 * frames + 2;
+    uint8_t *stream = calloc(1, len);
+    CHECK(stream != NULL);
+    stream[0] = 0x01; stream[2] = 16;
+    for (int i = 0; i < 16; i++) stream[3 + i] = (uint8_t)(0x10 + i);
+    for (size_t i = 0; i < frames; i++) stream[19 + 3 * i] = 0x42;
+    stream[len - 2] = 0x03; stream[len - 1] = 0;  /* a DTMF frame's first two header bytes */
+
+    CHECK_STATUS(formi_session_receive(s, stream, len, 1), FORMI_ELIMIT);
+    CHECK(strstr(formi_session_last_error(s), "more AudioSocket frames") != NULL);
+    formi_event e;
+    CHECK(formi_session_next_event(s, &e) == 0);  /* nothing was consumed */
+
+    size_t offset = 0, events = 0, max_waiting = 0, consumed = 0;
+    int calls = 0;
+    while (offset < len) {
+        int rc = formi_session_receive_part(s, stream + offset, len - offset, 1, &consumed);
+        CHECK(rc == FORMI_OK || rc == FORMI_ELIMIT);
+        CHECK(consumed <= len - offset);
+        offset += consumed;
+        size_t waiting = 0;
+        while (formi_session_next_event(s, &e) == 1) { waiting++; events++; }
+        if (waiting > max_waiting) max_waiting = waiting;
+        if (++calls > 1000) break;
+    }
+    CHECK(offset == len);
+    CHECK(events == 1 + frames);   /* start, then one ERROR per unknown frame */
+    CHECK(max_waiting <= 1024);
+    /* The DTMF frame completes in the next read. */
+    uint8_t rest[2] = {1, '7'};
+    CHECK_STATUS(formi_session_receive_part(s, rest, 2, 1, &consumed), FORMI_OK);
+    CHECK(consumed == 2 && formi_session_next_event(s, &e) == 1 && e.kind == FORMI_EVENT_DTMF);
+    CHECK_STATUS(formi_session_receive_part(s, rest, 2, 1, NULL), FORMI_EINVAL);
+    free(stream);
+    formi_session_free(s);
+    formi_provider_free(audiosocket);
+}
+
 int main(void) {
     role_against_role();
     bad_arguments();
+    audiosocket_event_cap();
     return check_report("test_sessions");
 }
