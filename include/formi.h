@@ -439,13 +439,25 @@ typedef struct formi_session_config {
     const char *to;
     const char *direction;           /**< NULL = "inbound". */
     const char *custom_parameters;   /**< A JSON object's text; NULL = {}. */
+    const char *caller_track;        /**< Agent server: the track value of the caller's media (both-tracks
+                                          streams also carry the agent's own audio, counted as
+                                          other_track_frames and dropped). NULL = the template's
+                                          ("inbound"); "" = every track. */
+    formi_format agent_format;       /**< The format of the agent's audio on the wire, where the provider
+                                          fixes it apart from the call's (Telnyx's bidirectional codec);
+                                          encoding 0 = the template's rule, else the call's format. */
+    int strict;                      /**< Telephony: an ERROR event for each provider rule the agent server
+                                          breaks (media for another stream, which is dropped as the
+                                          provider drops it; frame sizes or encoding names the provider
+                                          refuses). Default 1. */
 } formi_session_config;
 
 /**
  * Fills `config` with the defaults for `role`: local_format PCM16LE 16 kHz mono, call_format from the
  * template, max_queued_ms 60000, max_message_bytes 262144, reorder_window 4, early_media_frames 50,
  * mark_interval_ms 200, output_lead_ms -1, resampler_quality FORMI_RESAMPLER_QUALITY_DEFAULT, no call
- * metadata. FORMI_EINVAL for a NULL config or an unknown role.
+ * metadata, caller_track NULL, agent_format encoding 0, strict 1. FORMI_EINVAL for a NULL config or an
+ * unknown role.
  */
 int formi_session_config_init(formi_session_config *config, int role);
 

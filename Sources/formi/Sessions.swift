@@ -78,6 +78,8 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
         c.mark_interval_ms = UInt32(clamping: defaults.playbackMarkInterval)
         c.output_lead_ms = -1
         c.resampler_quality = Int32(clamping: defaults.resamplerQuality)
+        c.agent_format = formi_format(encoding: 0, sample_rate: 0, channels: 0)
+        c.strict = defaults.strict ? 1 : 0
         config.pointee = c
     }
 }
@@ -96,6 +98,7 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
         do throws(AudioError) {
             settings.localFormat = try AudioFormat(c.local_format)
             if c.call_format.encoding != 0 { settings.callFormat = try AudioFormat(c.call_format) }
+            if c.agent_format.encoding != 0 { settings.agentFormat = try AudioFormat(c.agent_format) }
         } catch {
             throw ABIError(error)
         }
@@ -113,6 +116,8 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
         settings.call.to = optionalString(c.to)
         settings.call.direction = optionalString(c.direction, default: "inbound")
         settings.call.customParameters = optionalString(c.custom_parameters, default: "{}")
+        settings.callerTrack = c.caller_track.map { String(cString: $0) }
+        settings.strict = c.strict != 0
         do throws(SessionError) {
             return SessionHandle(try Session(template: provider.template, config: settings))
         } catch {

@@ -72,8 +72,8 @@ public enum BuiltinTemplates {
       "provider": "exotel",
       "transport": {"text": "json", "binary": "reject"},
       "audio": {"encoding": "pcm16le", "sample_rate": 8000, "channels": 1, "payload": "base64",
-                "frame_multiple": 320, "frame_min": 3200, "frame_max": 100000,
-                "encoding_names": {"audio/x-mulaw": "ulaw", "raw/slin": "pcm16le"}},
+                "frame_multiple": 320, "frame_min": 3200, "frame_max": 100000, "strict_frames": true,
+                "encoding_names": {"audio/x-mulaw": "ulaw", "raw/slin": "pcm16le", "audio/x-raw": "pcm16le", "base64": "pcm16le"}},
       "events": {
         "incoming": {"message_patterns": {
           "connected": {"detection_pattern": {"event": "connected"}, "extraction_map": {}},
@@ -146,7 +146,7 @@ public enum BuiltinTemplates {
         "telephony": {
           "start": {"event": "start", "sequenceNumber": "{{sequence}}", "start": {"callId": "{{call_id}}", "streamId": "{{stream_id}}",
             "accountId": "{{account_id}}", "tracks": ["inbound"], "mediaFormat": {"encoding": "{{encoding}}", "sampleRate": "{{sample_rate}}"}},
-            "extra_headers": "{{custom_parameters}}"},
+            "extra_headers": "{{custom_parameters|pairs}}"},
           "media": {"event": "media", "sequenceNumber": "{{sequence}}", "streamId": "{{stream_id}}", "media": {
             "track": "inbound", "timestamp": "{{timestamp|string}}", "chunk": "{{chunk}}", "payload": "{{audio}}"}},
           "dtmf": {"event": "dtmf", "streamId": "{{stream_id}}", "dtmf": {"digit": "{{digit}}"}},
@@ -158,12 +158,14 @@ public enum BuiltinTemplates {
     """#
 
     /// Telnyx media streaming: stream_id at the top level, the call's own codec (PCMU or PCMA; L16 is
-    /// big-endian here), media possibly out of order (sessions reorder by sequence).
+    /// big-endian here), media possibly out of order (sessions reorder by sequence). Audio sent back is in
+    /// the stream's bidirectional codec, PCMU 8 kHz unless the call was set up otherwise.
     static let telnyx = #"""
     {
       "provider": "telnyx",
       "transport": {"text": "json", "binary": "reject"},
       "audio": {"encoding": "ulaw", "sample_rate": 8000, "channels": 1, "payload": "base64", "frame_ms": 20,
+                "agent_encoding": "ulaw", "agent_sample_rate": 8000,
                 "encoding_names": {"PCMU": "ulaw", "PCMA": "alaw", "L16": "pcm16be", "audio/l16": "pcm16be"}},
       "events": {
         "incoming": {"message_patterns": {
@@ -204,16 +206,17 @@ public enum BuiltinTemplates {
     """#
 
     /// Vonage Voice API WebSocket: one JSON text frame (websocket:connected, which carries the format and
-    /// the NCCO headers), then binary L16 frames of exactly 20 ms; notify stands in for marks.
+    /// the NCCO headers flattened into it: the whole message is the call's custom parameters), then binary
+    /// L16 frames of exactly 20 ms; notify stands in for marks.
     static let vonage = #"""
     {
       "provider": "vonage",
       "transport": {"text": "json", "binary": "media"},
-      "audio": {"encoding": "pcm16le", "sample_rate": 16000, "channels": 1, "payload": "binary", "frame_ms": 20},
+      "audio": {"encoding": "pcm16le", "sample_rate": 16000, "channels": 1, "payload": "binary", "frame_ms": 20, "strict_frames": true},
       "events": {
         "incoming": {"message_patterns": {
           "start": {"detection_pattern": {"event": "websocket:connected"}, "extraction_map": {
-            "encoding": "content-type", "call_id": "call_id", "from": "from", "to": "to"}},
+            "encoding": "content-type", "call_id": "call_id", "from": "from", "to": "to", "custom_parameters": "$message"}},
           "dtmf": {"detection_pattern": {"event": "websocket:dtmf"}, "extraction_map": {"digit": "digit", "duration": "duration"}},
           "notify": {"maps_to": "mark", "detection_pattern": {"event": "websocket:notify"}, "extraction_map": {"mark": "payload.mark"}},
           "cleared": {"maps_to": "clear", "detection_pattern": {"event": "websocket:cleared"}, "extraction_map": {}},

@@ -20,6 +20,8 @@ public final class EventMapper {
     public private(set) var errorMessage: String?
     /// The last event mapped (a copy; the C API reads `fields` and `errorMessage` in place).
     public var event: ProviderEvent { ProviderEvent(fields, error: errorMessage) }
+    /// The encoding name the last event gave, as written (a view like the event's).
+    public private(set) var encodingName: UnsafeRawBufferPointer?
     /// Extraction-map fields outside the internal set (the seed's "status", "action"...), of the last event.
     public private(set) var extras: [(name: String, value: JSONValue)] = []
 
@@ -186,7 +188,7 @@ public final class EventMapper {
                 if let payload { fields.audio = payload }
                 continue
             }
-            guard let value = plan.resolve(entry.path), value.kind != .null else {
+            guard let value = entry.path.isMessage ? root : plan.resolve(entry.path), value.kind != .null else {
                 if let field = entry.field, isRequired(field, for: pattern.kind) {
                     return fail("\(template.patterns[index].name): \(field.rawValue) is missing at \(template.paths.text(entry.path))")
                 }
@@ -227,7 +229,9 @@ public final class EventMapper {
 
     private func isRequired(_ field: EventField, for kind: EventKind) -> Bool {
         switch (kind, field) {
-        case (.media, .audio), (.dtmf, .digit), (.mark, .mark): true
+        // A mark without a name is one the far end made up (Vonage's notify carries any payload): the
+        // session passes it through rather than calling it an error.
+        case (.media, .audio), (.dtmf, .digit): true
         default: false
         }
     }
@@ -264,6 +268,7 @@ public final class EventMapper {
             }
             fields.format.encoding = entry.encoding
             if let rate = entry.sampleRate { fields.format.sampleRate = rate }
+            encodingName = name
         }
         return nil
     }
@@ -313,7 +318,9 @@ public final class EventMapper {
         }
     }
 
-    /// Custom parameters: a JSON object as it is, or a "k=v;k=v" string (Plivo's extra_headers) as an object.
+    /// Custom parameters: a JSON object as it is, or a string (Plivo's extra_headers) in either of its
+    /// documented forms: "k=v;k=v" (or "k=v,k=v", as its XML attribute writes it: a comma starts a new
+    /// pair only when "key=" follows it), or a JSON object written as a string ("{}").
     private func parameters(_ value: JSONValue) -> String? {
         switch value.kind {
         case .object:
@@ -321,14 +328,29 @@ public final class EventMapper {
         case .string:
             scratch.reset()
             scratch.beginObject()
+            var problem: String?
             value.withString { text in
-                for pair in text.split(separator: UInt8(ascii: ";")) where !pair.isEmpty {
+                let trimmed = text.drop { isSpace($0) }
+                if trimmed.first == UInt8(ascii: "{") {
+                    var inner = JSONDocument(limits: document.limits)
+                    do throws(JSONError) {
+                        try inner.parse(UnsafeRawBufferPointer(rebasing: text[trimmed.startIndex...]))
+                        guard inner.root.kind == .object else { problem = "a string holding JSON must hold an object"; return }
+                        scratch.reset()
+                        scratch.appendVerbatim(inner.root.jsonText)
+                    } catch {
+                        problem = "a string holding JSON: \(error.message)"
+                    }
+                    return
+                }
+                for pair in splitPairs(text) where !pair.isEmpty {
                     let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
                     scratch.key(pair[pair.startIndex..<equals])
                     scratch.string(equals < pair.endIndex ? pair[(equals &+ 1)...] : pair[pair.endIndex...])
                 }
+                scratch.endObject()
             }
-            scratch.endObject()
+            if let problem { return problem }
             fields.customParameters = arena.copy(scratch.bytes)
         default:
             return "expected an object or \"k=v;k=v\", found \(value.kind)"
@@ -338,9 +360,40 @@ public final class EventMapper {
 
     // MARK: helpers
 
+    /// "a=1;b=2" or "a=1,b=2" into pairs; a comma not followed by "key=" belongs to the value.
+    private func splitPairs(_ text: UnsafeRawBufferPointer) -> [Slice<UnsafeRawBufferPointer>] {
+        var pairs: [Slice<UnsafeRawBufferPointer>] = []
+        var start = text.startIndex
+        var index = text.startIndex
+        while index < text.endIndex {
+            let byte = text[index]
+            if byte == UInt8(ascii: ";") || (byte == UInt8(ascii: ",") && startsPair(text, at: index &+ 1)) {
+                pairs.append(text[start..<index])
+                start = index &+ 1
+            }
+            index &+= 1
+        }
+        pairs.append(text[start..<text.endIndex])
+        return pairs
+    }
+
+    /// Whether "key=" (a key without separators) starts at `index`.
+    private func startsPair(_ text: UnsafeRawBufferPointer, at index: Int) -> Bool {
+        var i = index
+        while i < text.endIndex {
+            switch text[i] {
+            case UInt8(ascii: "="): return i > index
+            case UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: " "): return false
+            default: i &+= 1
+            }
+        }
+        return false
+    }
+
     private func clearEvent() {
         fields = EventFields(format: callFormat)
         errorMessage = nil
+        encodingName = nil
         if !extras.isEmpty { extras.removeAll(keepingCapacity: true) }
     }
 

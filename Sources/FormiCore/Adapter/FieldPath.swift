@@ -1,5 +1,6 @@
 // Dotted paths into a message, as extraction maps write them: "start.mediaFormat.sampleRate",
-// "tracks.0" (an array index), "$payload" (the binary payload of a framed binary message).
+// "tracks.0" (an array index), "$payload" (the binary payload of a framed binary message), "$message"
+// (the whole message: Vonage flattens the call's custom headers into its first message).
 //
 // A template keeps all its paths in one `PathTable`, as a trie of steps: "media.payload" and
 // "media.track" share the step "media", so a message's "media" object is looked up once for both (see
@@ -13,6 +14,8 @@ struct FieldPath: Sendable {
     let text: Int
     /// The binary payload of a binary frame, not a place in the JSON.
     let isPayload: Bool
+    /// The message itself.
+    var isMessage: Bool { step < 0 }
 }
 
 /// Every path of one template.
@@ -34,6 +37,10 @@ struct PathTable: Sendable {
     mutating func add(_ text: String) -> FieldPath? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard !text.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        if text == "$message" {
+            texts.append(text)
+            return FieldPath(step: -1, text: texts.count &- 1, isPayload: false)
+        }
         var step = -1
         for part in parts {
             let component = Array(part.utf8)
@@ -88,6 +95,9 @@ public struct EncodingNames: Sendable {
         return Entry(encoding: encoding, sampleRate: rate)
     }
 
+    /// How many of `written` are the template's own names (they come first).
+    private var ownCount = 0
+
     public init(_ names: [(String, String)]) {
         for (name, value) in names + Self.common {
             if let entry = Self.entry(value) {
@@ -95,14 +105,33 @@ public struct EncodingNames: Sendable {
                 written.append((name, entry))
             }
         }
+        ownCount = names.count { Self.entry($0.1) != nil }
     }
 
-    /// The name to write for a format (the telephony role announcing the call's format): the first
-    /// name of the encoding at exactly that rate, else the first of the encoding at any rate.
+    /// The name to write for a format (the telephony role announcing the call's format, the agent side's
+    /// content type): a provider speaks only its own names, so the template's own name of the encoding
+    /// (at exactly that rate, else at any rate) wins over the common ones, which are tried the same way.
     public func name(for format: AudioFormat) -> String {
-        written.first { $0.entry.encoding == format.encoding && $0.entry.sampleRate == format.sampleRate }?.name
-            ?? written.first { $0.entry.encoding == format.encoding && $0.entry.sampleRate == nil }?.name
-            ?? format.encoding.name
+        for names in [written.prefix(ownCount), written.dropFirst(ownCount)] {
+            if let name = names.first(where: { $0.entry.encoding == format.encoding && $0.entry.sampleRate == format.sampleRate })?.name
+                ?? names.first(where: { $0.entry.encoding == format.encoding && $0.entry.sampleRate == nil })?.name {
+                return name
+            }
+        }
+        return format.encoding.name
+    }
+
+    /// Whether the template has names of its own (then a provider knows only those).
+    public var hasOwnNames: Bool { ownCount > 0 }
+
+    /// The template's own names, as written.
+    public var ownNames: [String] { written.prefix(ownCount).map(\.name) }
+
+    /// Whether `name` (";parameters" ignored) is one of the template's own names.
+    public func isOwn(_ name: UnsafeRawBufferPointer) -> Bool {
+        let end = name.firstIndex(of: UInt8(ascii: ";")) ?? name.count
+        let base = UnsafeRawBufferPointer(rebasing: name[0..<end])
+        return table.prefix(ownCount).contains { equalsIgnoringCase($0.name, base) }
     }
 
     /// Looks up a name case-insensitively, ignoring ";parameters" except "rate=N".

@@ -32,6 +32,8 @@ public struct OutgoingTemplate: Sendable {
         case value(Slot, quoted: Bool)
         /// Inside an open string.
         case inString(Slot)
+        /// custom_parameters as one "k=v;k=v" string (Plivo's extra_headers).
+        case pairs
     }
 
     struct Problem: Error {
@@ -73,6 +75,10 @@ public struct OutgoingTemplate: Sendable {
                     guard values.appendText(slot, to: &out) else { return slot }
                     out.append(UInt8(ascii: "\""))
                 }
+            case .pairs:
+                out.append(UInt8(ascii: "\""))
+                appendPairs(values.customParameters, to: &out)
+                out.append(UInt8(ascii: "\""))
             case .inString(let slot):
                 if let number = values.integer(slot) {
                     appendDecimal(number, to: &out)
@@ -127,8 +133,16 @@ public struct OutgoingTemplate: Sendable {
             if text.hasPrefix("{{"), text.hasSuffix("}}"), text.dropFirst(2).dropLast(2).allSatisfy({ $0 != "{" && $0 != "}" }) {
                 let inner = text.dropFirst(2).dropLast(2).split(separator: "|", maxSplits: 1)
                 let slot = try self.slot(String(inner.first ?? ""), path: path)
+                if inner.count == 2 && inner[1] == "pairs" {
+                    guard slot == .customParameters else {
+                        throw Problem(path: path, message: "|pairs is for {{custom_parameters}} only")
+                    }
+                    flush()
+                    segments.append(.pairs)
+                    return
+                }
                 if inner.count == 2 && inner[1] != "string" {
-                    throw Problem(path: path, message: "unknown conversion \"\(inner[1])\" (only |string)")
+                    throw Problem(path: path, message: "unknown conversion \"\(inner[1])\" (|string, or |pairs for custom_parameters)")
                 }
                 flush()
                 segments.append(.value(slot, quoted: inner.count == 2 || !(slot.isInteger || slot == .customParameters)))
@@ -247,6 +261,27 @@ public struct OutgoingValues {
         }
         appendEscaped(text, to: &out)
         return true
+    }
+}
+
+/// A JSON object's members as "k=v;k=v", escaped for a JSON string (strings as their text, other values
+/// as written). Not an object: nothing.
+func appendPairs(_ object: [UInt8], to out: inout [UInt8]) {
+    var document = JSONDocument(limits: JSONLimits(maxBytes: 64 * 1024, maxDepth: 16, maxValues: 1024))
+    object.withUnsafeBytes { bytes in
+        guard (try? document.parse(bytes)) != nil, document.root.kind == .object else { return }
+        var first = true
+        for member in document.root.members {
+            if !first { out.append(UInt8(ascii: ";")) }
+            first = false
+            appendEscaped(Array((member.key.string ?? "").utf8), to: &out)
+            out.append(UInt8(ascii: "="))
+            if let text = member.value.string {
+                appendEscaped(Array(text.utf8), to: &out)
+            } else {
+                appendEscaped(member.value.jsonText, to: &out)
+            }
+        }
     }
 }
 

@@ -11,6 +11,14 @@
 //   such as Vonage's notify); "clear": null declares that clearing is local (AudioSocket has no command).
 //   "events.telephony.<name>": the provider's own messages (connected, start, media, dtmf, mark echoes,
 //   mark_cleared, cleared, stop), for sessions in the telephony role, which speak as the provider.
+//   "audio.agent_encoding" (and "agent_sample_rate"): the format the agent's audio must be sent in
+//   when the provider fixes it apart from the call's (Telnyx's bidirectional codec is PCMU whatever
+//   the call's codec); absent: the call's format.
+//   "audio.caller_track": media whose track field says otherwise is not the caller's (a both-tracks
+//   stream also carries the agent's own audio); absent: "inbound".
+//   "audio.strict_frames": true: the provider refuses (or garbles) media of other sizes than the frame
+//   rule says (Exotel: multiples of 320 bytes from 3.2 KB; Vonage: exactly 20 ms); a strict telephony
+//   session says so when an agent server breaks it.
 //   "audio.pacing": "provider" (it buffers what it is sent and plays it in time) or "sender" (it plays
 //   frames as they arrive, so the sender must send them in real time: AudioSocket).
 //   "flow_control": {"pause": "<pattern>", "resume": "<pattern>"}: incoming patterns after which the
@@ -91,6 +99,12 @@ public final class ProviderTemplate {
     public let defaultFormat: AudioFormat
     public let frameRule: FrameRule
     public let pacing: Pacing
+    /// The format agent audio must be sent in, when the provider fixes it apart from the call's.
+    public let agentFormat: AudioFormat?
+    /// The track value of the caller's media.
+    public let callerTrack: String
+    /// Whether the provider refuses media of other sizes than `frameRule`.
+    public let strictFrames: Bool
     public let encodingNames: EncodingNames
     let patterns: [Pattern]
     let paths: PathTable
@@ -140,6 +154,9 @@ public final class ProviderTemplate {
         defaultFormat = loaded.format
         frameRule = loaded.frameRule
         pacing = loaded.pacing
+        agentFormat = loaded.agentFormat
+        callerTrack = loaded.callerTrack
+        strictFrames = loaded.strictFrames
         encodingNames = loaded.encodingNames
         patterns = loaded.patterns
         paths = loader.paths
@@ -187,6 +204,9 @@ struct TemplateLoader {
         var format: AudioFormat
         var frameRule: ProviderTemplate.FrameRule
         var pacing: ProviderTemplate.Pacing
+        var agentFormat: AudioFormat? = nil
+        var callerTrack = "inbound"
+        var strictFrames = false
         var encodingNames: EncodingNames
         var patterns: [ProviderTemplate.Pattern]
         var outgoing: [String: OutgoingTemplate?]
@@ -229,6 +249,29 @@ struct TemplateLoader {
         let frameRule = frameRule(audio, format: format)
         let pacing = enumValue(audio?["pacing"], "audio.pacing", default: ProviderTemplate.Pacing.provider)
         let names = encodingNames(audio?["encoding_names"])
+        var agentFormat: AudioFormat?
+        if let encoding = audio?["agent_encoding"] {
+            if let name = encoding.string, let parsed = Encoding(name: name) {
+                agentFormat = AudioFormat(encoding: parsed, sampleRate: format.sampleRate, channels: format.channels)
+            } else {
+                problem("audio.agent_encoding", "unknown encoding \(describe(encoding)) (ulaw, alaw, pcm16le, pcm16be, pcm8, f32le)")
+            }
+        }
+        if let rate = audio?["agent_sample_rate"] {
+            if let value = rate.int64, SampleRate.isSupported(Int(value)), agentFormat != nil {
+                agentFormat?.sampleRate = Int(value)
+            } else {
+                problem("audio.agent_sample_rate", agentFormat == nil ? "needs audio.agent_encoding" : "unsupported sample rate \(describe(rate))")
+            }
+        }
+        var strictFrames = false
+        if let strict = audio?["strict_frames"] {
+            if strict.kind == .true || strict.kind == .false { strictFrames = strict.kind == .true } else { problem("audio.strict_frames", "must be true or false") }
+        }
+        var callerTrack = "inbound"
+        if let track = audio?["caller_track"] {
+            if let text = track.string, !text.isEmpty { callerTrack = text } else { problem("audio.caller_track", "must be a non-empty string") }
+        }
 
         let events = root["events"]
         let incoming = events?["incoming"]?["message_patterns"]
@@ -273,7 +316,7 @@ struct TemplateLoader {
         // The seed's mandatory events (for what a provider sends; an agent server's messages differ).
         guard !serverSide else {
             return problems.isEmpty ? Loaded(name: name, text: text, binary: binary, payload: payload, format: format, frameRule: frameRule,
-                                             pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony,
+                                             pacing: pacing, agentFormat: agentFormat, callerTrack: callerTrack, strictFrames: strictFrames, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony,
                                              pause: pause, resume: resume) : nil
         }
         let kinds = Set(patterns.map(\.kind))
@@ -291,7 +334,7 @@ struct TemplateLoader {
         }
         guard problems.isEmpty else { return nil }
         return Loaded(name: name, text: text, binary: binary, payload: payload, format: format, frameRule: frameRule,
-                      pacing: pacing, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony,
+                      pacing: pacing, agentFormat: agentFormat, callerTrack: callerTrack, strictFrames: strictFrames, encodingNames: names, patterns: patterns, outgoing: outgoing, telephony: telephony,
                       pause: pause, resume: resume)
     }
 
@@ -413,6 +456,9 @@ struct TemplateLoader {
                     problem("\(field).extraction_map.\(key)", "$payload is only for binary frames")
                 }
                 let internalField = EventField(rawValue: key)
+                if path.isMessage && internalField != .customParameters {
+                    problem("\(field).extraction_map.\(key)", "$message (the whole message) is only for custom_parameters")
+                }
                 if internalField == nil { extraNames.append(key) }
                 extraction.append(ProviderTemplate.Extraction(field: internalField, name: extraNames.count &- 1, path: path))
             }

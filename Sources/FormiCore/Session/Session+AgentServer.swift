@@ -14,6 +14,19 @@ struct OutstandingMark {
     var sent = false
 }
 
+/// A start held until the call's format is known (AudioSocket: the first audio frame's type says it).
+struct PendingStart {
+    var pattern: Int?
+    var callId: [UInt8]
+    var streamId: [UInt8]
+
+    init(_ event: ProviderEvent) {
+        pattern = event.pattern
+        callId = event.texts[.callId].map(Array.init) ?? []
+        streamId = event.texts[.streamId].map(Array.init) ?? []
+    }
+}
+
 extension Session {
     // MARK: provider -> host
 
@@ -33,25 +46,25 @@ extension Session {
             state = .awaitingStart
             events.push(event)
         case .start:
-            guard state != .streaming else {
+            guard state != .streaming, pendingStart == nil else {
                 // The mapper adopted the rejected start's format: the call's media keeps the first one's.
                 mapper.expect(callFormat)
                 return reject("duplicate start: rejected (the call keeps the format of the first start)")
             }
-            do throws(SessionError) {
-                try beginCall(event)
-            } catch {
-                return reject("start: \(error.message)")
+            if template.binary == .audiosocket {
+                // AudioSocket's start (the UUID frame) does not say the rate: the first audio frame's
+                // type does (0x10 slin 8 kHz ... 0x16 48 kHz). The start waits for it.
+                pendingStart = PendingStart(event)
+                return
             }
-            state = .streaming
-            stats.startedAt = now.map { $0 / 1000 }
-            events.push(event)
-            releaseEarlyMedia()
+            startCall(event)
         case .media:
             stats.framesIn &+= 1
+            if let pending = pendingStart { completeStart(pending, format: event.format) }
             guard state == .streaming else { return holdEarlyMedia(event) }
             acceptMedia(event)
         case .dtmf:
+            if let pending = pendingStart { completeStart(pending, format: callFormat) }
             stats.dtmfDigits &+= 1
             events.push(event)
         case .mark:
@@ -59,6 +72,7 @@ extension Session {
         case .clear:
             events.push(event)
         case .stop:
+            if let pending = pendingStart { completeStart(pending, format: callFormat) }
             finishCallerAudio()
             state = .stopped
             stats.endedAt = now.map { $0 / 1000 }
@@ -66,16 +80,44 @@ extension Session {
         }
     }
 
+    private func startCall(_ event: ProviderEvent) {
+        do throws(SessionError) {
+            try beginCall(event)
+        } catch {
+            return reject("start: \(error.message)")
+        }
+        state = .streaming
+        stats.startedAt = now.map { $0 / 1000 }
+        events.push(event)
+        releaseEarlyMedia()
+    }
+
+    /// A start that waited for the call's format (AudioSocket) goes out with it.
+    func completeStart(_ pending: PendingStart, format: AudioFormat) {
+        pendingStart = nil
+        pending.callId.withUnsafeBytes { callId in
+            pending.streamId.withUnsafeBytes { streamId in
+                var event = ProviderEvent(format: format)
+                event.kind = .start
+                event.pattern = pending.pattern
+                event.texts[.callId] = callId
+                event.texts[.streamId] = streamId
+                startCall(event)
+            }
+        }
+    }
+
     /// Sets the call up from its start: the format, the ids outgoing messages need, the transcoders.
     private func beginCall(_ start: ProviderEvent) throws(SessionError) {
         let format = start.format
-        let frame = frameBytes(for: format)
-        guard frame % format.bytesPerFrame == 0 else {
-            throw .unsupported("\(frame)-byte frames split a sample of \(format.encoding.name)")
+        let reply = agentWireFormat(call: format)
+        let frame = frameBytes(for: reply)
+        guard frame % reply.bytesPerFrame == 0 else {
+            throw .unsupported("\(frame)-byte frames split a sample of \(reply.encoding.name)")
         }
         do throws(AudioError) {
             inbound = try Transcoder(from: format, to: localFormat, quality: config.resamplerQuality)
-            outbound = try Transcoder(from: localFormat, to: format, quality: config.resamplerQuality, frameBytes: frame)
+            outbound = try Transcoder(from: localFormat, to: reply, quality: config.resamplerQuality, frameBytes: frame)
         } catch {
             throw .unsupported("cannot convert between \(format.encoding.name) \(format.sampleRate) Hz and the local format: \(error)")
         }
@@ -83,9 +125,10 @@ extension Session {
         values.streamId = start.texts[.streamId].map(Array.init) ?? []
         values.callId = start.texts[.callId].map(Array.init) ?? []
         values.accountId = start.texts[.accountId].map(Array.init) ?? []
-        values.encoding = Array(template.encodingNames.name(for: format).utf8)
-        values.sampleRate = Int64(format.sampleRate)
-        values.channels = Int64(format.channels)
+        // What outgoing messages say of the audio they carry (Plivo's playAudio names its content type).
+        values.encoding = Array(template.encodingNames.name(for: reply).utf8)
+        values.sampleRate = Int64(reply.sampleRate)
+        values.channels = Int64(reply.channels)
         values.frameBytes = Int64(frame)
     }
 
@@ -160,6 +203,11 @@ extension Session {
     /// Media in the stream: in order through the reorder window, then converted and delivered.
     private func acceptMedia(_ event: ProviderEvent) {
         guard let audio = event.audio else { return }
+        if let track = event.texts[.track], !callerTrack.isEmpty, !track.elementsEqual(callerTrack) {
+            // Another track of a both-tracks stream (the agent's own audio played to the caller).
+            stats.otherTrackFrames = stats.otherTrackFrames.addingSaturated(1)
+            return
+        }
         let key = event.chunk ?? event.sequence
         if reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk,
                           pattern: event.pattern, streamId: event.texts[.streamId]) == .deliver {
@@ -294,6 +342,7 @@ extension Session {
     }
 
     func endAgentCall(reason: String) {
+        if let pending = pendingStart { completeStart(pending, format: callFormat) }
         finishCallerAudio()
         if let hangup = (template.outgoing["hangup"] ?? nil) ?? (template.outgoing["disconnect"] ?? nil), render(hangup, name: "hangup") {
             output.push(rendered, binary: false, kind: .control)
@@ -321,13 +370,13 @@ extension Session {
         while offset &+ size <= framed.count {
             let frame = UnsafeRawBufferPointer(rebasing: framed[offset..<(offset &+ size)])
             offset &+= size
-            let micros = SessionStats.micros(bytes: size, format: callFormat)
+            let micros = SessionStats.micros(bytes: size, format: outbound.output)
             switch template.binary {
             case .media where template.payload == .binary:
                 output.push(frame, binary: true, kind: .media(micros: micros))
             case .audiosocket:
                 rendered.removeAll(keepingCapacity: true)
-                AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: callFormat.sampleRate) ?? 0x10, payload: frame, to: &rendered)
+                AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: outbound.output.sampleRate) ?? 0x10, payload: frame, to: &rendered)
                 output.push(rendered, binary: true, kind: .media(micros: micros))
             default:
                 guard let media = mediaMessage else { continue }
@@ -367,7 +416,7 @@ extension Session {
 
     /// The provider echoed a mark: the audio before it has played.
     private func markEchoed(_ event: ProviderEvent) {
-        guard let name = event.texts[.mark] else { return events.push(event) }
+        guard let name = event.texts[.mark] else { return passUnsolicited(event) }
         let providerCleared = event.texts[.reason].map { $0.elementsEqual("cleared".utf8) } ?? false
         if let index = marks.firstIndex(where: { $0.wire && $0.name.elementsEqual(name) }) {
             // Echoes come in order: wire marks before this one have played too.
@@ -394,7 +443,17 @@ extension Session {
             clearedMarkNames.remove(at: index)
             return
         }
-        events.push(event)
+        passUnsolicited(event)
+    }
+
+    /// A mark this session did not send (or one without a name): handed to the host as a MARK event with
+    /// what it carried and the reason "unsolicited", unless the provider gave one.
+    private func passUnsolicited(_ event: ProviderEvent) {
+        guard event.texts[.reason] == nil else { return events.push(event) }
+        var marked = event
+        let reason: StaticString = "unsolicited"
+        marked.texts[.reason] = UnsafeRawBufferPointer(start: reason.utf8Start, count: reason.utf8CodeUnitCount)
+        events.push(marked)
     }
 
     /// Marks the provider cannot echo: played once the clock says their audio has.

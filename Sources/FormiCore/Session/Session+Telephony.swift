@@ -37,14 +37,16 @@ extension Session {
             throw .unsupported("\(template.name) has no events.telephony.media: it cannot send caller audio")
         }
         let frame = callerFrameBytes(for: format)
+        let reply = agentWireFormat(call: format)
         do throws(AudioError) {
             outbound = try Transcoder(from: localFormat, to: format, quality: config.resamplerQuality, frameBytes: frame)
-            inbound = try Transcoder(from: format, to: localFormat, quality: config.resamplerQuality)
+            inbound = try Transcoder(from: reply, to: localFormat, quality: config.resamplerQuality)
         } catch {
             throw .unsupported("cannot convert between the local format and \(format.encoding.name) \(format.sampleRate) Hz: \(error)")
         }
         callFormat = format
-        mapper.expect(format)
+        // The agent server's media comes in the agent's wire format.
+        mapper.expect(reply)
         values.streamId = Array(call.streamId.utf8)
         values.callId = Array(call.callId.utf8)
         values.accountId = Array(call.accountId.utf8)
@@ -79,8 +81,11 @@ extension Session {
 
     /// Renders one of the provider's own messages (numbering it) and queues it.
     private func sendProviderMessage(_ message: OutgoingTemplate, name: String, kind: OutputQueue.Kind = .control) throws(SessionError) {
-        sequence &+= 1
-        values.sequence = sequence
+        // Only numbered messages take a number: Twilio's start is "1" (its connected has none).
+        if message.placeholders.contains("sequence") {
+            sequence &+= 1
+            values.sequence = sequence
+        }
         rendered.removeAll(keepingCapacity: true)
         if let missing = message.render(values, into: &rendered) {
             throw .unsupported("cannot render \(name): no value for {{\(missing.rawValue)}}")
@@ -169,6 +174,7 @@ extension Session {
         switch event.kind {
         case .media:
             stats.framesIn &+= 1
+            if config.strict, !conforms(event) { return }
             queuePlayback(event)
         case .mark:
             guard let name = event.texts[.mark] else { return reject("mark without a name") }
@@ -193,6 +199,43 @@ extension Session {
         case .error, .ignored, .connected, .start, .dtmf:
             break
         }
+    }
+
+    /// Strict: whether agent media keeps the provider's rules; each rule broken is an error event naming
+    /// it. Media for another stream is dropped, as the provider drops it; the rest is still played.
+    private func conforms(_ event: ProviderEvent) -> Bool {
+        let media = template.outgoing["media"] ?? nil
+        if media?.placeholders.contains("stream_id") == true {
+            let given = event.texts[.streamId]
+            guard let given, given.elementsEqual(values.streamId) else {
+                let what = given.map { "\"\(String(decoding: $0, as: UTF8.self))\"" } ?? "no stream id"
+                reject("\(template.name) rule: media for \(what), not this call's stream \"\(String(decoding: values.streamId, as: UTF8.self))\": the provider drops it\(template.name == "twilio" ? " (error 31951)" : "")")
+                return false
+            }
+        }
+        if let name = mapper.encodingName, mapper.template.encodingNames.hasOwnNames, !mapper.template.encodingNames.isOwn(name) {
+            reject("\(template.name) rule: encoding \"\(String(decoding: name, as: UTF8.self))\" is not one \(template.name) knows (\(mapper.template.encodingNames.ownNames.joined(separator: ", ")))")
+        }
+        if template.strictFrames, let audio = event.audio, let allowed = allowedFrame(audio.count, format: event.format) {
+            reject("\(template.name) rule: \(audio.count)-byte media: \(template.name) takes \(allowed)")
+        }
+        return true
+    }
+
+    /// nil when `count` bytes is a frame size the provider takes, else what it takes.
+    private func allowedFrame(_ count: Int, format: AudioFormat) -> String? {
+        let rule = template.frameRule
+        if let exact = rule.exact { return count == exact ? nil : "exactly \(exact) bytes" }
+        if let ms = rule.milliseconds {
+            let bytes = format.sampleRate * ms / 1000 * format.bytesPerFrame
+            return count == bytes ? nil : "exactly \(ms) ms (\(bytes) bytes at \(format.sampleRate) Hz)"
+        }
+        if let multiple = rule.multiple {
+            let low = rule.minimum ?? multiple, high = rule.maximum ?? Int.max
+            return count % multiple == 0 && count >= low && count <= high ? nil
+                : "multiples of \(multiple) bytes from \(low)\(high == Int.max ? "" : " to \(high)") bytes"
+        }
+        return nil
     }
 
     /// The agent's audio, converted to the local format, into the playback queue.

@@ -55,6 +55,8 @@ public final class Session {
     var outbound: Transcoder?
     var values = OutgoingValues()
     var audioSocket = AudioSocketStream()
+    /// The track value of the caller's media (empty: every track).
+    let callerTrack: [UInt8]
     /// The media message this end renders per frame (looked up once, not per frame).
     let mediaMessage: OutgoingTemplate?
     /// Scratch for rendering one message, and for converted audio (grown to the largest call, then reused).
@@ -68,6 +70,8 @@ public final class Session {
     var sinceAutoMark: Int64 = 0
     var clearedMarkNames: [[UInt8]] = []
     let leadMicros: Int64?
+    /// AudioSocket: the start, waiting for the first audio frame to give the rate.
+    var pendingStart: PendingStart?
     /// Whether the provider echoes marks (an incoming mark pattern and an outgoing mark message).
     let marksEchoed: Bool
     /// The provider asked for no more audio for now (Asterisk MEDIA_XOFF) until it resumes.
@@ -110,6 +114,7 @@ public final class Session {
         reorder = MediaReorder(window: config.reorderWindow)
         converted = .allocate(byteCount: 16 * 1024, alignment: 16)
         rendered.reserveCapacity(4096)
+        callerTrack = Array((config.callerTrack ?? template.callerTrack).utf8)
         marksEchoed = template.patterns.contains { $0.kind == .mark } && (template.outgoing["mark"] ?? nil) != nil
         mediaMessage = config.role == .agentServer ? template.outgoing["media"] ?? nil : template.telephony["media"]
         leadMicros = config.outputLeadMilliseconds.map { Int64($0) &* 1000 } ?? (template.pacing == .sender ? 60_000 : nil)
@@ -373,6 +378,11 @@ public final class Session {
         let room = convertedRoom(needed)
         let written = (try? transcoder.drain(into: room)) ?? 0
         return UnsafeRawBufferPointer(rebasing: room[0..<written])
+    }
+
+    /// The format the agent's audio travels in: the host's choice, else the template's, else the call's.
+    func agentWireFormat(call: AudioFormat) -> AudioFormat {
+        config.agentFormat ?? template.agentFormat ?? call
     }
 
     /// The frame size the far end takes for audio in `format` (the template's rule; 20 ms otherwise).

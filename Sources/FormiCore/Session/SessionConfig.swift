@@ -50,6 +50,15 @@ public struct SessionConfig: Sendable {
     /// they arrive (AudioSocket); nil: the template's rule (unlimited where the provider buffers).
     public var outputLeadMilliseconds: Int?
     public var resamplerQuality = Resampler.defaultQuality
+    /// Agent-server role: the track whose media is the caller's (a both-tracks stream also carries the
+    /// agent's own audio, which is counted and dropped); nil: the template's ("inbound"); "": every track.
+    public var callerTrack: String?
+    /// The format the agent's audio travels in on the wire, when the provider fixes it apart from the
+    /// call's (Telnyx's bidirectional codec); nil: the template's rule, else the call's format.
+    public var agentFormat: AudioFormat?
+    /// Telephony role: behave as the provider does with an agent server that breaks its rules (media for
+    /// another stream, frame sizes it rejects): an error event naming the rule. Default on.
+    public var strict = true
     /// Telephony role: the call announced.
     public var call = CallMetadata()
 

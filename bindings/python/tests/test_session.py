@@ -65,7 +65,8 @@ def test_twilio_recorded_call_as_agent_server(repo, twilio):
             data, binary = frame_of(line)
             call.receive(data, binary=binary)
         rest = list(call.events())
-        assert [e.name for e in rest] == ["dtmf", "mark", "error", "error", "error", "error", "stop"]
+        # The stop is preceded by the resampler's tail (the caller's last 5 ms, 8 -> 16 kHz).
+        assert [e.name for e in rest] == ["dtmf", "mark", "error", "error", "error", "error", "media", "stop"]
         assert rest[0].digit == "1" and rest[1].mark == "utt-1"
         assert "invalid base64" in rest[2].error and "text frames only" in rest[5].error
         assert call.next_event() is None and call.next_output() is None
@@ -226,7 +227,8 @@ def test_audiosocket_binary_stream():
             agent.receive(bytearray(piece) if i % 2 else memoryview(piece), binary=True)
         events = list(agent.events())
         assert events[0].kind is formi.EventKind.START and events[0].call_id == call_id
-        assert sum(len(e.audio) for e in events if e.kind is formi.EventKind.MEDIA) == 3200
+        # 100 ms at 16 kHz, then the resampler\'s 5 ms tail at the end of the call.
+        assert sum(len(e.audio) for e in events if e.kind is formi.EventKind.MEDIA) == 3200 + 160
         assert [e.digit for e in events if e.kind is formi.EventKind.DTMF] == ["#"]
         assert events[-1].kind is formi.EventKind.STOP
 

@@ -101,6 +101,9 @@ class FormiSessionConfig(ctypes.Structure):
         ("to", ctypes.c_char_p),
         ("direction", ctypes.c_char_p),
         ("custom_parameters", ctypes.c_char_p),
+        ("caller_track", ctypes.c_char_p),
+        ("agent_format", FormiFormat),
+        ("strict", ctypes.c_int),
     ]
 
 
@@ -203,6 +206,7 @@ PROTOTYPES: Dict[str, _Prototype] = {
     "formi_session_config_init": (_i, [ctypes.POINTER(FormiSessionConfig), _i]),
     "formi_session_new": (_v, [_v, ctypes.POINTER(FormiSessionConfig), _ip]),
     "formi_session_receive": (_i, [_v, _v, _z, _i]),
+    "formi_session_receive_part": (_i, [_v, _v, _z, _i, _zp]),
     "formi_session_next_event": (_i, [_v, ctypes.POINTER(FormiEvent)]),
     "formi_session_next_output": (_i, [_v, ctypes.POINTER(FormiMessage)]),
     "formi_session_send_audio": (_i, [_v, _v, _z]),

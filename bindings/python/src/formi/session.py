@@ -26,10 +26,10 @@ from .provider import Provider, event_from_struct
 
 __all__ = ["Session", "SESSION_OPTIONS"]
 
-_FORMAT_OPTIONS = ("local_format", "call_format")
+_FORMAT_OPTIONS = ("local_format", "call_format", "agent_format")
 _U32_OPTIONS = ("max_queued_ms", "max_message_bytes", "reorder_window", "early_media_frames", "mark_interval_ms")
-_I32_OPTIONS = ("output_lead_ms", "resampler_quality")
-_STRING_OPTIONS = ("stream_id", "call_id", "account_id", "from_", "to", "direction", "custom_parameters")
+_I32_OPTIONS = ("output_lead_ms", "resampler_quality", "strict")
+_STRING_OPTIONS = ("stream_id", "call_id", "account_id", "from_", "to", "direction", "custom_parameters", "caller_track")
 #: The keyword options of Session(), the fields of formi_session_config ("from" is spelled `from_`).
 SESSION_OPTIONS = _FORMAT_OPTIONS + _U32_OPTIONS + _I32_OPTIONS + _STRING_OPTIONS
 
@@ -74,9 +74,11 @@ class Session(Handle):
     `provider` is a Provider or a built-in provider's name. The options are the fields of
     formi_session_config (defaults from formi_session_config_init): local_format, call_format (Format
     or (encoding, rate[, channels])), max_queued_ms, max_message_bytes, reorder_window,
-    early_media_frames, mark_interval_ms, output_lead_ms, resampler_quality, and for the telephony
-    role the call announced in start: stream_id, call_id, account_id, from_, to, direction,
-    custom_parameters (a dict or JSON text).
+    early_media_frames, mark_interval_ms, output_lead_ms, resampler_quality, caller_track (the track
+    of the caller's media; "" for every track), agent_format (the agent's audio on the wire, where the
+    provider fixes it apart from the call's), strict (telephony: error events when the agent server
+    breaks the provider's rules; on by default), and for the telephony role the call announced in
+    start: stream_id, call_id, account_id, from_, to, direction, custom_parameters (a dict or JSON text).
 
     Errors raise FormiError subclasses with the session's own message. A session is used by one thread
     at a time (a lock enforces it); every call releases the GIL during work.
