@@ -21,7 +21,7 @@ VALGRIND    := valgrind --quiet --error-exitcode=99 --leak-check=full \
                --suppressions=bindings/c/tests/valgrind.supp
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := base64 transcoder json template mapper session flow condition flowrun ledger ledgerquery
-SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
+SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift $(wildcard providers/*.json) scripts/embed-providers.sh Plugins/EmbedProviders/EmbedProviders.swift
 
 C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_flows test_no_alloc test_ledger
 

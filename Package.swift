@@ -27,8 +27,12 @@ let package = Package(
             // The core's objects are used from one thread at a time by contract; the runtime's dynamic
             // exclusivity checks on their properties cost 2% of mapping a message and, if they ever fired,
             // would trap the host. Debug builds (the tests) keep them.
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))],
+            // The built-in provider templates (providers/*.json), embedded at build time.
+            plugins: ["EmbedProviders"]
         ),
+        // Build-time only: turns providers/*.json into Swift string literals for FormiCore.
+        .plugin(name: "EmbedProviders", capability: .buildTool()),
         // The SIMD byte kernels Swift cannot express: the JSON string scan and base64 decoding.
         .target(name: "CFormiKernels"),
         // libspeexdsp from the system (apt-get install libspeexdsp-dev); used by the resampler.
