@@ -7,7 +7,8 @@
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over every parser target
 
 SHELL       := /bin/bash
-VERSION     := 0.1.0
+# The version lives in include/formi.h (FORMI_VERSION); everything else reads it from there.
+VERSION     := $(shell sed -n 's/^\#define FORMI_VERSION "\(.*\)"/\1/p' include/formi.h)
 SOVERSION   := 0
 PREFIX      ?= /usr/local
 BUILD       := build

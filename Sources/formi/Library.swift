@@ -1,17 +1,24 @@
 // Library-wide exports: version, status strings, last error, and freeing what the library hands out.
 
+import CFormi
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// The library version; include/formi.h carries the same numbers as FORMI_VERSION_* macros.
+/// The library version: include/formi.h is its one home (FORMI_VERSION_*); the Makefile and the Python
+/// package read it from there.
 enum Version {
-    static let major: Int32 = 0
-    static let minor: Int32 = 1
-    static let patch: Int32 = 0
-    static let string: StaticString = "0.1.0"
+    static let major = Int32(FORMI_VERSION_MAJOR)
+    static let minor = Int32(FORMI_VERSION_MINOR)
+    static let patch = Int32(FORMI_VERSION_PATCH)
+    /// FORMI_VERSION as a C string that lives as long as the process.
+    nonisolated(unsafe) static let text: UnsafePointer<CChar> = {  // set once, never written again
+        guard let copy = strdup(FORMI_VERSION) else { return cString("?") }
+        return UnsafePointer(copy)
+    }()
 }
 
 private func cString(_ text: StaticString) -> UnsafePointer<CChar> {
@@ -19,7 +26,7 @@ private func cString(_ text: StaticString) -> UnsafePointer<CChar> {
 }
 
 @c public func formi_version() -> UnsafePointer<CChar> {
-    cString(Version.string)
+    Version.text
 }
 
 @c public func formi_version_number() -> Int32 {

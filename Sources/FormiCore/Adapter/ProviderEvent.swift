@@ -1,4 +1,4 @@
-// The internal event set every provider's messages map to (seed 004), and one mapped event.
+// The internal event set every provider's messages map to (docs/architecture.md), and one mapped event.
 
 /// The internal events (the numbers are the C API's FORMI_EVENT_*).
 public enum EventKind: Int, Sendable, CaseIterable {

@@ -8,7 +8,7 @@
 // Telephony role (Session+Telephony.swift): speaks as the provider: announces the call, sends caller
 // audio, and plays the agent server's audio from a playback queue read at the host's clock.
 //
-// The call's lifecycle (seed 004's order) and what happens to input out of order:
+// The call's lifecycle (the order of docs/architecture.md) and what happens to input out of order:
 //   awaiting_handshake --connected--> awaiting_start --start--> streaming --stop--> stopped
 //   - start may come first (it stands in for connected, as with Plivo);
 //   - media before start: held (up to `earlyMediaFrames`) and delivered once start gives the format;

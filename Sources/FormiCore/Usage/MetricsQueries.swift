@@ -1,4 +1,4 @@
-// Seed 002 (agent statistic) and seed 003 (metrics): totals, days, hours of the day, outcomes, agents,
+// The agent statistic and metrics queries (docs/ledger.md): totals, days, hours of the day, outcomes, agents,
 // AI insights and escalation reasons. Null wherever a ratio has nothing to divide by.
 
 extension Ledger {

@@ -2,7 +2,7 @@
 // Every query answer is computed from such sums (ratios and means at output), which is what lets the
 // ledger keep hourly and daily roll-ups that add up exactly to what a scan would give.
 
-/// The model kinds of seed 000 (and STT, which the metrics' speech recognition needs).
+/// The model kinds of docs/ledger.md (and STT, which the metrics' speech recognition needs).
 public enum ModelKind: Int, CaseIterable, Sendable {
     case conversation, transition, tts, stt
 

@@ -137,7 +137,7 @@ def test_the_loaded_library_exports_every_function():
 def test_header_version_matches_the_library(header):
     text = header.read_text()
     version = re.search(r'#define FORMI_VERSION "([^"]+)"', text).group(1)
-    assert formi.version() == version
+    assert formi.version() == version and formi.__version__ == version
     major, minor, patch = (int(x) for x in version.split("."))
     assert formi.version_number() == major * 10000 + minor * 100 + patch
 

@@ -33,4 +33,5 @@ def test_the_gil_is_documented():
 
 
 def test_bindings_version():
-    assert formi.__version__ == "0.1.0" and formi.version().split(".")[0] == formi.__version__.split(".")[0]
+    # The version's one home is include/formi.h; the package mirrors it (test_abi_layout holds them equal).
+    assert formi.version().split(".")[0] == formi.__version__.split(".")[0]
