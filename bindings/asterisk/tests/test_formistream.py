@@ -41,6 +41,9 @@ MODULE_DIR = HERE.parent
 REPO = MODULE_DIR.parent.parent
 MODULES = ("res_timing_timerfd", "res_clioriginate", "codec_ulaw", "codec_resample", "pbx_config", "res_http_websocket",
            "app_playtones", "app_system", "func_base64", "app_formistream")
+# Loaded when built: the AudioSocket test needs them.
+OPTIONAL_MODULES = ("res_audiosocket", "app_audiosocket", "app_record", "format_wav")
+AUDIOSOCKET_UUID = "40325ec2-5efd-4bd3-805f-53576e581d13"
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -84,6 +87,10 @@ class Asterisk:
                 pytest.skip(f"{source} is missing: build Asterisk with {name}")
             (modules / f"{name}.so").symlink_to(source)
         (modules / "app_formistream.so").symlink_to(module)
+        self.optional = [name for name in OPTIONAL_MODULES
+                         if (prefix / "lib" / "asterisk" / "modules" / f"{name}.so").is_file()]
+        for name in self.optional:
+            (modules / f"{name}.so").symlink_to(prefix / "lib" / "asterisk" / "modules" / f"{name}.so")
         self.conf = etc / "asterisk.conf"
         self.conf.write_text("[directories]\n" + "".join(
             f"{key} => {root / folder}\n" for key, folder in (
@@ -93,7 +100,8 @@ class Asterisk:
             # Its XML documentation: Asterisk 22 will not start without the core's.
             f"astdatadir => {prefix / 'var' / 'lib' / 'asterisk'}\n"
             "[options]\nverbose = 3\ndebug = 0\nhideconnect = yes\n")
-        (etc / "modules.conf").write_text("[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES))
+        (etc / "modules.conf").write_text("[modules]\nautoload = no\n"
+                                          + "".join(f"load => {m}.so\n" for m in MODULES + tuple(self.optional)))
         (etc / "logger.conf").write_text("[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n")
         # The status and stats (base64: the dialplan strips JSON's quotes) of each call, by port, from `h`.
         (etc / "extensions.conf").write_text(f"""\
@@ -107,6 +115,24 @@ exten => h,1,System(echo ${{PORT}} ${{FORMISTREAM_STATUS}} ${{BASE64_ENCODE(${{F
 exten => s,1,Answer()
  same => n,Playtones(440)
  same => n,Wait(30)
+ same => n,Hangup()
+
+; AudioSocket (raw TCP) to 127.0.0.1:PORT.
+[audiosocket]
+exten => _X.,1,Answer()
+ same => n,AudioSocket({AUDIOSOCKET_UUID},127.0.0.1:${{EXTEN}})
+ same => n,Hangup()
+
+; A caller who waits a second (AudioSocket connects meanwhile), says one "word" (1 s of 440 Hz), then is
+; silent (a phone still sends frames: silence) and records 3 s of what it hears (no beep).
+[word]
+exten => _X.,1,Answer()
+ same => n,Playtones(0)
+ same => n,Wait(1)
+ same => n,Playtones(440)
+ same => n,Wait(1)
+ same => n,Playtones(0)
+ same => n,Record({root}/heard-${{EXTEN}}.wav,0,3,qk)
  same => n,Hangup()
 """)
         self.log = open(root / "log" / "console.log", "wb")
@@ -134,6 +160,12 @@ exten => s,1,Answer()
         """Asterisk's log (its console output is block-buffered)."""
         log = self.root / "log" / "messages.log"
         return log.read_text(errors="replace") if log.exists() else ""
+
+    async def call_audiosocket(self, port: int) -> Path:
+        """A call whose caller says one word, answered by AudioSocket() towards 127.0.0.1:PORT; returns
+        the path of the recording of what the caller heard after its word."""
+        await asyncio.to_thread(self.cli, f"channel originate Local/{port}@audiosocket extension {port}@word")
+        return self.root / f"heard-{port}.wav"
 
     async def call(self, port: int) -> None:
         """A call whose caller plays 440 Hz, answered by FormiStream towards ws://127.0.0.1:PORT/media
@@ -297,6 +329,40 @@ async def closing_agent(port: int, seen: Seen, answer_pings: bool, drop_after: f
     return await asyncio.start_server(handler, "127.0.0.1", port)
 
 
+def load_echo_example():
+    """bindings/python/examples/echo_server.py, with the formi package (installed, or the source tree)."""
+    import importlib.util
+    import sys
+
+    try:
+        import formi  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(REPO / "bindings" / "python" / "src"))
+    pytest.importorskip("websockets")
+    spec = importlib.util.spec_from_file_location("echo_server", REPO / "bindings/python/examples/echo_server.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def wav_frames(path: Path) -> List[bytes]:
+    """The 20 ms frames of a 16-bit mono WAV file (8 kHz), once Asterisk has finished writing it."""
+    import wave
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with wave.open(str(path), "rb") as w:
+                assert (w.getsampwidth(), w.getnchannels()) == (2, 1)
+                rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+            break
+        except (OSError, EOFError, wave.Error):
+            assert time.monotonic() < deadline, f"no recording at {path}"
+            time.sleep(0.1)
+    size = rate // 50 * 2
+    return [pcm[i:i + size] for i in range(0, len(pcm) - size + 1, size)]
+
+
 # ---- calls ---------------------------------------------------------------------------------------------
 
 def test_the_agent_closing_the_websocket_is_agent(asterisk):
@@ -375,3 +441,48 @@ def test_a_close_sent_with_the_101_waits_for_the_drop_without_pongs(asterisk):
     assert seen.client_close_at is None and seen.eof_at is not None and seen.eof_at >= 2, seen
     assert seen.media_after_close >= 50  # a second and more of the caller's audio, into a closed stream
     assert status in ("AGENT", "ERROR"), asterisk.console()[-3000:]
+
+
+def test_the_audiosocket_echo_example_in_asterisk(asterisk, capsys):
+    """Asterisk's AudioSocket() (raw TCP) calls the example echo server's formi.audiosocket side: it
+    sees the call's UUID, records the caller's word, and echoes it once the caller pauses, paced so
+    that Asterisk plays it whole: what the caller heard holds about 1 s of 440 Hz."""
+    if set(OPTIONAL_MODULES) - set(asterisk.optional):
+        pytest.skip("needs " + ", ".join(OPTIONAL_MODULES))
+    echo = load_echo_example()
+    from formi import audiosocket
+
+    async def run() -> Path:
+        async with audiosocket.serve(echo.handle_audiosocket, "127.0.0.1", 0) as server:
+            recording = await asterisk.call_audiosocket(server.port)
+            while not server.calls:  # Asterisk connects...
+                await asyncio.sleep(0.02)
+            while server.calls:      # ...and the caller hangs up after 5 s
+                await asyncio.sleep(0.05)
+        return recording
+
+    recording = asyncio.run(asyncio.wait_for(run(), 30))
+    out = capsys.readouterr().out
+    print(out)
+    assert f"start: pcm16le 8000 Hz, stream_id {AUDIOSOCKET_UUID}" in out, out
+    found = re.search(r"audiosocket\] echo 1: ([\d.]+) s", out)
+    assert found and 0.9 <= float(found.group(1)) <= 1.1, out
+    assert re.search(r"audiosocket\] ended \(.*\) after [\d.]+ s: caller [45]\.\d+ s, echo 1\.\d+ s", out), out
+
+    import array
+    import math
+
+    def level(frame: bytes) -> float:
+        samples = array.array("h", frame)
+        power = sum(x * x for x in samples) / len(samples)
+        return 10 * math.log10(power / 32768 ** 2) if power else -100.0
+
+    frames = wav_frames(recording)
+    loud = [i for i, f in enumerate(frames) if level(f) > -40]
+    assert 45 <= len(loud) <= 55, [round(level(f)) for f in frames]  # the 1 s word, whole
+    assert loud[-1] - loud[0] + 1 == len(loud)                      # in one piece: no gap, no rush
+    tone = array.array("h", b"".join(frames[i] for i in loud[5:-5]))
+    crossings = sum(1 for a, b in zip(tone, tone[1:]) if (a < 0) != (b < 0))
+    print(f"heard {len(loud)} loud 20 ms frames from frame {loud[0]}, "
+          f"{crossings / (len(tone) / 8000) / 2:.1f} Hz")
+    assert abs(crossings / (len(tone) / 8000) / 2 - 440) < 20      # still 440 Hz
