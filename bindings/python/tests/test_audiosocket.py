@@ -61,6 +61,15 @@ class Asterisk:
         self.writer.close()
 
 
+async def calls_end(server: audiosocket.Server) -> None:
+    """Waits for the server's side of its calls to close (it follows the caller's side)."""
+    for _ in range(200):
+        if not server.calls:
+            return
+        await asyncio.sleep(0.01)
+    assert server.calls == ()
+
+
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 30))
 
@@ -148,14 +157,32 @@ def test_returning_from_the_handler_hangs_up():
         async with audiosocket.serve(agent, "127.0.0.1", 0) as server:
             caller = await Asterisk.connect(server.port)
             await caller.read_until_eof()
-            for _ in range(100):  # the server's side closes once ours has
-                if not server.calls:
-                    break
-                await asyncio.sleep(0.01)
-            assert server.calls == ()
+            await calls_end(server)
             return caller
 
     assert [kind for _, kind, _ in run(scenario()).frames] == [0x00]
+
+
+def test_hanging_up_while_iterating_ends_the_events():
+    after: List[formi.Event] = []
+
+    async def agent(call: audiosocket.Call) -> None:
+        async for event in call.events():
+            if event.kind is formi.EventKind.DTMF:
+                await call.hangup()
+                assert call.closed
+                after.append(event)
+
+    async def scenario() -> Asterisk:
+        async with audiosocket.serve(agent, "127.0.0.1", 0) as server:
+            caller = await Asterisk.connect(server.port)
+            caller.send(frame(0x03, b"#"))
+            await caller.read_until_eof()
+            await calls_end(server)
+            return caller
+
+    assert [kind for _, kind, _ in run(scenario()).frames] == [0x00]
+    assert [e.digit for e in after] == ["#"]
 
 
 def test_the_connection_closing_without_a_hangup_frame_stops_the_call():

@@ -204,6 +204,7 @@ class Call:
             return
         self._write_due()
         self._closed = True
+        self._events.put_nowait(None)  # events() ends, also when the handler hung up while iterating
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
