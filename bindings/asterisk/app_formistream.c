@@ -105,9 +105,9 @@
 			<variablelist>
 				<variable name="FORMISTREAM_STATUS">
 					<value name="HANGUP">The caller hung up.</value>
-					<value name="AGENT">The agent server ended the stream.</value>
+					<value name="AGENT">The agent server ended the stream (a WebSocket Close frame, or the provider's stop).</value>
 					<value name="FAILED">The stream could not be set up (bad arguments, no connection).</value>
-					<value name="ERROR">The stream broke (WebSocket or channel I/O error).</value>
+					<value name="ERROR">The stream broke: the WebSocket connection dropped without a Close frame, or an I/O error.</value>
 				</variable>
 				<variable name="FORMISTREAM_STATS">
 					<para>libformi's session counters as JSON (audio in and out, marks, DTMF, errors...).</para>
