@@ -669,7 +669,7 @@ static int formistream_exec(struct ast_channel *chan, const char *data)
 
 	fs.epoch_ms = monotonic_ms();
 	formi_session_set_time(fs.session, 0);
-	if (send_outputs(&fs) || ping(&fs)) { /* the provider's connected and start */
+	if (send_outputs(&fs) || ping(&fs)) { /* the provider's connected and start, then the Ping */
 		fs.end = END_ERROR;
 	} else {
 		stream(&fs);
