@@ -236,7 +236,7 @@ class Server:
         Session("audiosocket", role="agent_server", **session_options).close()  # bad options fail here
         self._handler, self._host, self._port, self._tick_ms = handler, host, port, tick_ms
         self._options = session_options
-        self._server: Optional[asyncio.AbstractServer] = None
+        self._server: Optional[asyncio.Server] = None
         self._calls: Set[Call] = set()
         self._connections: Set["asyncio.Task[Any]"] = set()
 

@@ -26,7 +26,7 @@ import sys
 import uuid
 import wave
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 from urllib.parse import unquote, urlsplit
 
 from . import audio as _audio
@@ -345,7 +345,7 @@ class _Call:
         tcp = urlsplit(self.url).scheme == "tcp"
         if tcp:
             ConnectionClosed: Any = _TcpClosed
-            failures: Tuple[type, ...] = (OSError, asyncio.TimeoutError, SimError)
+            failures: Tuple[Type[BaseException], ...] = (OSError, asyncio.TimeoutError, SimError)
         else:
             connect, ConnectionClosed, WebSocketException = _websockets()
             failures = (OSError, asyncio.TimeoutError, WebSocketException)
