@@ -139,7 +139,7 @@ def test_the_agents_audio_is_paced_at_20_ms_a_frame():
     assert len(audio) in (50, 51) and all(len(data) == 320 for _, data in audio)
     assert caller.frames[-1][1:] == (0x00, b"")  # then the agent hung up: AudioSocket's hang-up frame
     first, last = audio[0][0], audio[-1][0]
-    assert first < 0.1 and 0.85 <= last - first <= 2.5, (first, last)  # late only when the host is busy
+    assert first < 0.5 and 0.85 <= last - first <= 2.5, (first, last)  # late only when the host is busy
     for n, (at, _) in enumerate(audio):  # frame n is due at n * 20 ms: at most 3 frames early
         assert at >= (n - 3) * 0.02 - 0.005, (n, at)
     ((marked_at, name, reason),) = marks

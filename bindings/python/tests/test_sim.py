@@ -174,7 +174,7 @@ def test_audiosocket_call_over_tcp(echo, caller_wav, capsys):
     async def run() -> sim.SimReport:
         async with audiosocket.serve(echo.handle_audiosocket, "127.0.0.1", 0) as server:
             return await sim.simulate(f"tcp://127.0.0.1:{server.port}", caller_wav, speed=1, dtmf=[(1.0, "4")],
-                                      tail=1.0)
+                                      tail=1.0, jitter_buffer=JITTER)
 
     report = asyncio.run(run())
     server = capsys.readouterr().out
