@@ -29,7 +29,7 @@ C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers
 PYTHON      ?= python3
 PY_VENV     := $(BUILD)/python-venv
 
-.PHONY: all deps install test test-swift test-c test-abi test-python test-python-package demo bench fuzz clean
+.PHONY: all deps install test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -67,7 +67,7 @@ install: $(LIB)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-python test-python-package
+	$(MAKE) test-swift test-abi test-c test-python test-python-package test-asterisk
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 
@@ -112,6 +112,16 @@ test-python-package: $(LIB) $(BUILD)/formi.pc
 	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 	cd bindings/python && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+# The Asterisk module's tests (bindings/asterisk/tests): its Makefile always; calls through a real
+# Asterisk only with ASTERISK_PREFIX (an Asterisk installed from source; with ASTERISK_SRC, its tree,
+# the module is built first). See bindings/asterisk/README.md.
+test-asterisk: $(LIB) $(BUILD)/formi.pc
+	@$(PY_VENV)/bin/python -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets
+	$(if $(ASTERISK_SRC),$(MAKE) -C bindings/asterisk ASTERISK_SRC=$(ASTERISK_SRC) PKG_CONFIG_PATH=$(CURDIR)/$(BUILD))
+	cd bindings/asterisk && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
+	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests
 
 demo: $(LIB)
 	@mkdir -p $(BUILD)/c

@@ -105,9 +105,9 @@
 			<variablelist>
 				<variable name="FORMISTREAM_STATUS">
 					<value name="HANGUP">The caller hung up.</value>
-					<value name="AGENT">The agent server ended the stream.</value>
+					<value name="AGENT">The agent server ended the stream (a WebSocket Close frame, or the provider's stop).</value>
 					<value name="FAILED">The stream could not be set up (bad arguments, no connection).</value>
-					<value name="ERROR">The stream broke (WebSocket or channel I/O error).</value>
+					<value name="ERROR">The stream broke: the WebSocket connection dropped without a Close frame, or an I/O error.</value>
 				</variable>
 				<variable name="FORMISTREAM_STATS">
 					<para>libformi's session counters as JSON (audio in and out, marks, DTMF, errors...).</para>
@@ -158,7 +158,7 @@ enum stream_end {
 	END_NONE = 0,
 	END_HANGUP,	/* the caller hung up */
 	END_AGENT,	/* the agent server closed the WebSocket or sent a stop */
-	END_ERROR,	/* I/O failed */
+	END_ERROR,	/* I/O failed: the WebSocket broke (no Close frame), or the channel */
 };
 
 struct formistream {
@@ -243,7 +243,12 @@ static void deliver(struct formistream *fs, const char *data, size_t len, int is
 	take_events(fs);
 }
 
-/*! \brief Reads one WebSocket frame into the session. -1 when the WebSocket is closed or broken. */
+/*!
+ * \brief Reads one WebSocket frame into the session.
+ * \retval 0 the frame was taken
+ * \retval 1 the agent server closed the WebSocket (a Close frame)
+ * \retval -1 the WebSocket broke: the connection dropped without a Close frame, or a read failed
+ */
 static int read_websocket(struct formistream *fs)
 {
 	char *payload = NULL;
@@ -253,13 +258,15 @@ static int read_websocket(struct formistream *fs)
 	char *grown;
 
 	if (ast_websocket_read(fs->ws, &payload, &payload_len, &opcode, &fragmented)) {
-		ast_debug(1, "%s: FormiStream WebSocket read failed\n", ast_channel_name(fs->chan));
+		/* res_http_websocket reports a dropped connection as a failed read (with opcode CLOSE). */
+		ast_log(LOG_WARNING, "%s: FormiStream: the WebSocket broke (no Close frame from the agent server)\n",
+			ast_channel_name(fs->chan));
 		return -1;
 	}
 	switch (opcode) {
 	case AST_WEBSOCKET_OPCODE_CLOSE:
 		ast_verb(3, "%s: FormiStream: the agent server closed the WebSocket\n", ast_channel_name(fs->chan));
-		return -1;
+		return 1;
 	case AST_WEBSOCKET_OPCODE_TEXT:
 	case AST_WEBSOCKET_OPCODE_BINARY:
 	case AST_WEBSOCKET_OPCODE_CONTINUATION:
@@ -351,11 +358,28 @@ static void read_channel(struct formistream *fs)
 	ast_frfree(f);
 }
 
+/*!
+ * \brief Asks the agent server for a Pong, right after the handshake.
+ *
+ * res_http_websocket reads the reply to its handshake in blocks: whatever the server sent in the same
+ * write as its 101 (a Close frame at once, a first message) waits in the stream's own buffer, where
+ * poll() cannot see it and ast_websocket_wait_for_input() does not look, and reading with nothing
+ * there blocks. The Pong makes the socket readable, and the reads it wakes return the buffered frames
+ * first. (A server that answers no Ping once it has sent its Close is noticed when it drops the
+ * connection.)
+ */
+static int ping(struct formistream *fs)
+{
+	char payload[] = "formistream";
+
+	return ast_websocket_write(fs->ws, AST_WEBSOCKET_OPCODE_PING, payload, sizeof(payload) - 1);
+}
+
 /*! \brief The call: runs until either side ends it. */
 static void stream(struct formistream *fs)
 {
 	int64_t now, next_tick;
-	int fd, outfd, ms, n;
+	int fd, outfd, ms, n, res;
 	struct ast_channel *winner;
 
 	next_tick = monotonic_ms() + FRAME_MS;
@@ -375,7 +399,8 @@ static void stream(struct formistream *fs)
 			}
 		} else {
 			if ((fd = ast_websocket_fd(fs->ws)) < 0) {
-				fs->end = END_AGENT;
+				/* Closed by res_http_websocket itself (a frame too large, an unknown opcode). */
+				fs->end = END_ERROR;
 				break;
 			}
 			ms = (int)(next_tick - now);
@@ -387,9 +412,9 @@ static void stream(struct formistream *fs)
 				/* One frame, and any the TLS layer has already buffered (poll cannot see those). */
 				n = 0;
 				do {
-					if (read_websocket(fs)) {
+					if ((res = read_websocket(fs))) {
 						if (fs->end == END_NONE) {
-							fs->end = END_AGENT;
+							fs->end = res > 0 ? END_AGENT : END_ERROR;
 						}
 						break;
 					}
@@ -644,7 +669,7 @@ static int formistream_exec(struct ast_channel *chan, const char *data)
 
 	fs.epoch_ms = monotonic_ms();
 	formi_session_set_time(fs.session, 0);
-	if (send_outputs(&fs)) { /* the provider's connected and start */
+	if (send_outputs(&fs) || ping(&fs)) { /* the provider's connected and start, then the Ping */
 		fs.end = END_ERROR;
 	} else {
 		stream(&fs);
@@ -671,6 +696,10 @@ static int formistream_exec(struct ast_channel *chan, const char *data)
 	}
 
 done:
+	if (fs.session && fs.end == END_NONE) {
+		/* Never streamed: the stats say the session ended, not "streaming". */
+		formi_session_end(fs.session, res ? "hangup" : "failed");
+	}
 	if (fs.session && formi_session_stats_json(fs.session, &stats) == FORMI_OK) {
 		pbx_builtin_setvar_helper(chan, "FORMISTREAM_STATS", stats);
 		formi_free(stats);

@@ -11,12 +11,17 @@ DTMF digits and marks are printed. One formi.Session per connection does all the
 parsing each provider's messages, decoding and resampling caller audio to 16 kHz PCM, encoding and
 framing the reply, marks, and the provider's own "clear" on barge-in.
 
+With --audiosocket-port it also answers Asterisk's AudioSocket, which is raw TCP, not a WebSocket
+(formi.audiosocket: one session per connection, the echo paced at 20 ms as Asterisk plays it):
+`AudioSocket(${UUID()},HOST:PORT)` in a dialplan, or `python -m formi.sim tcp://HOST:PORT`.
+
     pip install './bindings/python[sim]'                 # formi and websockets
-    python bindings/python/examples/echo_server.py --port 8080
+    python bindings/python/examples/echo_server.py --port 8080 --audiosocket-port 9092
     python -m formi.sim ws://127.0.0.1:8080/ws-adapter/twilio/inbound/agent-1/outlet-1/+15550100 \
         --wav hello.wav --barge-in 3
+    python -m formi.sim tcp://127.0.0.1:9092 --wav hello.wav
 
-(AudioSocket is a TCP protocol; here its byte stream travels in binary WebSocket frames, for tests.)
+(On the WebSocket path, /ws-adapter/audiosocket/... carries AudioSocket's byte stream in binary frames.)
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 import formi
+import formi.audiosocket
 
 VOICE_DBFS = -35.0    # a frame louder than this is speech (an energy VAD: fine for a demo, not for noise)
 END_OF_TURN_MS = 400  # this much silence after speech ends the caller's turn: echo it
@@ -56,11 +62,17 @@ def close_reason(text: str) -> str:
     return text.encode("utf-8")[:123].decode("utf-8", "ignore")
 
 
-class EchoCall:
-    """One call: its session, the caller's turn being recorded, and the echoes being played."""
+def now_ms() -> int:
+    """The sessions' clock: the event loop's monotonic time in ms."""
+    return int(asyncio.get_running_loop().time() * 1000)
 
-    def __init__(self, ws: ServerConnection, session: formi.Session, tag: str) -> None:
-        self.ws, self.session, self.tag = ws, session, tag
+
+class EchoCall:
+    """One call: its session, the caller's turn being recorded, and the echoes being played. It does no
+    I/O: the WebSocket handler (run_websocket) or formi.audiosocket moves the session's bytes."""
+
+    def __init__(self, session: formi.Session, tag: str) -> None:
+        self.session, self.tag = session, tag
         self.bytes_per_ms = session.local_format.bytes_for(1000) // 1000  # 32: PCM16 at 16 kHz
         self.turn = bytearray()  # the caller's current turn, from its first speech
         self.speech_ms = 0       # speech in the turn
@@ -72,29 +84,12 @@ class EchoCall:
     def log(self, text: str) -> None:
         print(f"[{self.tag}] {text}", flush=True)
 
-    async def run(self) -> None:
-        """Until the call stops: take what arrives, react, send what the session has to send."""
-        while True:
-            try:
-                data = await asyncio.wait_for(self.ws.recv(), TICK_S)
-            except asyncio.TimeoutError:
-                data = None  # nothing arrived: still a tick of the clock
-            stopped = False
-            if data is not None:
-                # Text frames arrive as str, binary frames (Vonage, jambonz, Asterisk media) as bytes.
-                self.session.receive(data, binary=isinstance(data, bytes))
-                for event in self.session.events():
-                    self.on_event(event)
-                    stopped = stopped or event.kind is formi.EventKind.STOP
-            await self.send_outputs()
-            if stopped:
-                return
-
-    async def send_outputs(self) -> None:
-        """Sends, in order, every message due now: the echo's media frames, marks, the clear."""
-        self.session.set_time(int(asyncio.get_running_loop().time() * 1000))
-        for message in self.session.outputs():
-            await self.ws.send(message.data if message.binary else message.text)
+    def log_end(self, reason: str, stats: dict) -> None:
+        """The call's figures, from the session's stats (its clock gives the call's duration)."""
+        duration = "?" if stats["duration_ms"] is None else f"{stats['duration_ms'] / 1000:.2f}"
+        self.log(f"ended ({reason}) after {duration} s: caller {stats['caller_audio_ms'] / 1000:.2f} s, echo "
+                 f"{stats['agent_audio_ms'] / 1000:.2f} s, {stats['interruptions']} barge-in(s), "
+                 f"{stats['dtmf_digits']} DTMF, {stats['marks_played']} marks played, {stats['errors']} bad messages")
 
     def on_event(self, event: formi.Event) -> None:
         kind = event.kind
@@ -155,6 +150,34 @@ class EchoCall:
         self.playing.clear()
 
 
+async def run_websocket(ws: ServerConnection, call: EchoCall) -> None:
+    """Until the call stops: take what arrives, react, send what the session has to send."""
+    while True:
+        try:
+            data = await asyncio.wait_for(ws.recv(), TICK_S)
+        except asyncio.TimeoutError:
+            data = None  # nothing arrived: still a tick of the clock
+        stopped = False
+        if data is not None:
+            # The clock first: the session stamps what it receives (the call's start, its duration).
+            call.session.set_time(now_ms())
+            # Text frames arrive as str, binary frames (Vonage, jambonz, Asterisk media) as bytes.
+            call.session.receive(data, binary=isinstance(data, bytes))
+            for event in call.session.events():
+                call.on_event(event)
+                stopped = stopped or event.kind is formi.EventKind.STOP
+        await send_outputs(ws, call.session)
+        if stopped:
+            return
+
+
+async def send_outputs(ws: ServerConnection, session: formi.Session) -> None:
+    """Sends, in order, every message due now: the echo's media frames, marks, the clear."""
+    session.set_time(now_ms())
+    for message in session.outputs():
+        await ws.send(message.data if message.binary else message.text)
+
+
 async def handle(ws: ServerConnection) -> None:
     """One connection: check the path, speak its provider's protocol, echo until the call ends."""
     parts = [unquote(p) for p in ws.request.path.split("?")[0].strip("/").split("/")]
@@ -169,33 +192,47 @@ async def handle(ws: ServerConnection) -> None:
         await ws.close(1008, close_reason(f"unknown provider {provider[:16]!r}; known: {known}"))
         return
 
-    call = EchoCall(ws, session, f"call {next(calls)} {provider}")
+    call = EchoCall(session, f"call {next(calls)} {provider}")
     call.log(f"{call_type} call for agent {agent_id}, outlet {outlet_id}, number {number}")
     try:
-        await call.run()
+        await run_websocket(ws, call)
         reason = "stop"
     except ConnectionClosed:
         reason = "the socket closed"  # e.g. Vonage, jambonz, Asterisk, Plivo: no stop message, just a close
     try:
         # The end: a STOP event if the provider sent none, and its hang-up message where it has one.
+        session.set_time(now_ms())
         session.end(reason)
         for event in session.events():
             call.on_event(event)
-        await call.send_outputs()
+        await send_outputs(ws, session)
     except ConnectionClosed:
         pass
     finally:
         stats = session.stats()
         session.close()
-    call.log(f"ended ({reason}): caller {stats['caller_audio_ms'] / 1000:.2f} s, echo "
-             f"{stats['agent_audio_ms'] / 1000:.2f} s, {stats['interruptions']} barge-in(s), "
-             f"{stats['dtmf_digits']} DTMF, {stats['marks_played']} marks played, {stats['errors']} bad messages")
+    call.log_end(reason, stats)
+
+
+async def handle_audiosocket(connection: formi.audiosocket.Call) -> None:
+    """One AudioSocket connection from Asterisk (raw TCP): formi.audiosocket reads the socket into the
+    session and writes the echo out at 20 ms a frame; the call ends when the caller hangs up."""
+    call = EchoCall(connection.session, f"call {next(calls)} audiosocket")
+    call.log(f"AudioSocket call from {connection.peer[0]}:{connection.peer[1]}")
+    reason = "the socket closed"
+    async for event in connection.events():
+        call.on_event(event)
+        if event.kind is formi.EventKind.STOP:
+            reason = "stop"
+    call.log_end(reason, connection.stats())
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    parser.add_argument("--audiosocket-port", type=int, metavar="PORT",
+                        help="also take Asterisk AudioSocket calls (raw TCP) on this port (0 picks a free one)")
     args = parser.parse_args()
 
     stop = asyncio.get_running_loop().create_future()
@@ -208,8 +245,15 @@ async def main() -> None:
     async with serve(handle, args.host, args.port, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"echo server on ws://{args.host}:{port}{PATH} (libformi {formi.version()})", flush=True)
+        audiosocket = None
+        if args.audiosocket_port is not None:
+            audiosocket = await formi.audiosocket.serve(handle_audiosocket, args.host, args.audiosocket_port)
+            print(f"AudioSocket echo on tcp://{args.host}:{audiosocket.port}", flush=True)
         await stop
         print("shutting down: closing the calls", flush=True)
+        if audiosocket is not None:  # its calls are hung up (AudioSocket's hang-up frame)
+            audiosocket.close()
+            await audiosocket.wait_closed()
     # Leaving `async with` closed every connection (1001 going away) and waited for the handlers.
 
 

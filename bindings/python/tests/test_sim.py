@@ -1,6 +1,7 @@
 """The call simulator (formi.sim) against the example echo server (examples/echo_server.py), end to end
 over real WebSockets on localhost: calls in several providers' protocols, DTMF, barge-in, concurrent
-calls with latency percentiles, the command line, and the server's refusals and shutdown."""
+calls with latency percentiles, the command line, and the server's refusals and shutdown; and AudioSocket
+over raw TCP, as Asterisk calls (formi.audiosocket on the server's side)."""
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ import pytest
 pytest.importorskip("websockets", minversion="13")
 
 import formi  # noqa: E402
-from formi import sim  # noqa: E402
+from formi import audiosocket, sim  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "echo_server.py"
 SPEED = 10         # the calls run ten times faster than real time
@@ -85,16 +86,25 @@ def subprocess_env() -> dict:
     return env
 
 
+def start_server(*options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(EXAMPLE), "--port", "0", *options], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=subprocess_env())
+
+
+def read_port(process: subprocess.Popen, pattern: str) -> int:
+    """The port in the server's next line of output, which must match `pattern`."""
+    line = process.stdout.readline()
+    found = re.search(pattern, line)
+    assert found, f"the server did not start: {line}{process.stdout.read() if process.poll() is not None else ''}"
+    return int(found.group(1))
+
+
 @pytest.fixture
 def server_process():
     """The example server as its own process on a free port: (process, port)."""
-    process = subprocess.Popen([sys.executable, str(EXAMPLE), "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env=subprocess_env())
+    process = start_server()
     try:
-        first = process.stdout.readline()
-        found = re.search(r"ws://127\.0\.0\.1:(\d+)/", first)
-        assert found, f"the server did not start: {first}{process.stdout.read() if process.poll() is not None else ''}"
-        yield process, int(found.group(1))
+        yield process, read_port(process, r"ws://127\.0\.0\.1:(\d+)/")
     finally:
         if process.poll() is None:
             process.kill()
@@ -137,7 +147,10 @@ def test_echo_call(echo, caller_wav, provider, capsys, tmp_path):
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000)
         assert w.getnframes() == round(call.duration_s * 16000)
         assert sim.level_dbfs(w.readframes(w.getnframes())) > -40
-    assert re.search(rf"{provider}\] ended \(.*\): caller \d", server)
+    # The session's clock ran from the first message on: the call has a start and a duration.
+    found = re.search(rf"{provider}\] ended \(.*\) after ([\d.]+) s: caller \d", server)
+    assert found, server
+    assert 0 < float(found.group(1)) <= call.wall_s + 1
 
 
 @pytest.mark.parametrize("provider", [p for p in formi.BUILTIN_PROVIDERS if p not in ("twilio", "vonage", "jambonz")])
@@ -150,6 +163,73 @@ def test_every_other_provider_echoes(echo, caller_wav, provider, capsys):
     assert all(f"{provider}] DTMF {digit}" in server for digit in "7#9"), server
     if provider != "audiosocket":  # AudioSocket paces the agent at the wall clock, slower than 10x: gaps
         assert call.lost_frames == 0
+
+
+# ---- AudioSocket over TCP, as Asterisk calls ------------------------------------------------------------
+
+def test_audiosocket_call_over_tcp(echo, caller_wav, capsys):
+    """The simulator calls like Asterisk does (raw TCP: the UUID, 20 ms slin frames, DTMF, the hang-up
+    frame) and the example's AudioSocket server (formi.audiosocket) echoes, paced at the call's 20 ms:
+    in real time, the caller hears both words back with no frame lost."""
+    async def run() -> sim.SimReport:
+        async with audiosocket.serve(echo.handle_audiosocket, "127.0.0.1", 0) as server:
+            return await sim.simulate(f"tcp://127.0.0.1:{server.port}", caller_wav, speed=1, dtmf=[(1.0, "4")],
+                                      tail=1.0, jitter_buffer=JITTER)
+
+    report = asyncio.run(run())
+    server = capsys.readouterr().out
+    call = report.calls[0]
+    print(json.dumps(call.to_dict(), indent=1), server)
+    assert report.ok and call.provider == "audiosocket"
+    assert call.closed_by == "simulator" and call.close_code is None
+    assert call.heard_s > 1.0 and call.utterances == 2       # the echo of each word
+    assert call.lost_frames == 0 and call.stats["late_frames"] == 0
+    latency = call.latency()
+    assert latency["frames"] >= 50 and call.unmatched_frames == 0
+    assert "audiosocket] DTMF 4" in server
+    assert re.search(r"audiosocket\] start: pcm16le 8000 Hz, stream_id [0-9a-f-]{36}", server), server
+    found = re.search(r"audiosocket\] ended \(stop\) after ([\d.]+) s: caller ([\d.]+) s, echo ([\d.]+) s", server)
+    assert found, server
+    duration, caller, echoed = map(float, found.groups())
+    assert call.duration_s - 1 <= duration <= call.wall_s + 1 and caller >= 3.9 and echoed >= 1.0
+
+
+def test_audiosocket_from_the_command_line(caller_wav):
+    """`echo_server.py --audiosocket-port 0` and `python -m formi.sim tcp://...`, as processes."""
+    process = start_server("--audiosocket-port", "0")
+    try:
+        read_port(process, r"ws://127\.0\.0\.1:(\d+)/")
+        port = read_port(process, r"AudioSocket echo on tcp://127\.0\.0\.1:(\d+)")
+        done = subprocess.run([sys.executable, "-m", "formi.sim", f"tcp://127.0.0.1:{port}", "--wav", caller_wav,
+                               "--speed", "4", "--dtmf", "9@1", "--tail", "0.5", "--json"],
+                              capture_output=True, text=True, env=subprocess_env(), timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        (call,) = json.loads(done.stdout)["calls"]
+        assert call["ok"] and call["provider"] == "audiosocket" and call["heard_s"] > 0.5
+        assert call["dtmf"] == [{"at": 1.0, "digit": "9"}] and call["stats"]["dtmf_digits"] == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "audiosocket] DTMF 9" in out and re.search(r"audiosocket\] ended \(stop\) after [\d.]+ s", out), out
+
+
+def test_the_simulator_refuses_other_providers_over_tcp(caller_wav, capsys):
+    with pytest.raises(SystemExit) as info:
+        sim.main(["tcp://127.0.0.1:9", "--wav", caller_wav, "--provider", "twilio"])
+    assert info.value.code == 2 and "AudioSocket" in capsys.readouterr().err
+    with pytest.raises(sim.SimError, match="only AudioSocket"):
+        asyncio.run(sim.simulate("tcp://127.0.0.1:9", caller_wav, provider="vonage"))
+    report = asyncio.run(sim.simulate(f"tcp://127.0.0.1:{free_tcp_port()}", caller_wav))
+    assert not report.ok and report.calls[0].error.startswith("could not connect")
+
+
+def free_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # ---- many calls, the command line ------------------------------------------------------------------

@@ -7,7 +7,9 @@ A thin, typed layer over libformi.so through ctypes (nothing to compile at insta
 - handles, each a context manager with `close()`: `Resampler`, `Transcoder`, `Provider`, `Session`,
   `Flow` and `FlowRun`, `Ledger`;
 - prompt templates: `template_render`, `template_variables`;
-- errors: `FormiError` and a subclass per FORMI_E* status (`InvalidArgument`, `JSONError`, ...).
+- errors: `FormiError` and a subclass per FORMI_E* status (`InvalidArgument`, `JSONError`, ...);
+- submodules imported on their own: `formi.audiosocket` (an asyncio server for Asterisk's AudioSocket,
+  raw TCP) and `formi.sim` (a call simulator: `python -m formi.sim`).
 
 Audio goes in as any bytes-like object (bytes, bytearray, memoryview, numpy arrays) and comes out as
 bytes (or numpy arrays, when numpy is installed and asked for); JSON goes in and out as dicts.

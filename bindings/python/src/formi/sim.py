@@ -1,15 +1,17 @@
 """A call simulator: plays a WAV file as a caller to an agent server, in any built-in provider's protocol.
 
     python -m formi.sim ws://127.0.0.1:8080/ws-adapter/twilio/inbound/agent-1/outlet-1/+15550100 --wav caller.wav
+    python -m formi.sim tcp://127.0.0.1:9092 --wav caller.wav          # Asterisk AudioSocket, over raw TCP
 
-Each call is one WebSocket and one telephony-role `formi.Session`, which speaks as the provider (Twilio,
+Each call is one WebSocket (for AudioSocket, a `tcp://` URL: one TCP connection, as Asterisk makes it)
+and one telephony-role `formi.Session`, which speaks as the provider (Twilio,
 Exotel, Plivo, Telnyx, Vonage, jambonz, Asterisk, AudioSocket): the provider's connected and start, the
 caller's audio as media messages at the call's 20 ms clock (or faster, `--speed`), DTMF, mark echoes
 and the stop. The agent's audio is played out at the same clock, as a phone would, and what was heard
 is reported. `--calls N` runs N calls at once and reports latency percentiles over all of them.
 
 From Python: `asyncio.run(formi.sim.simulate(url, "caller.wav", speed=10, calls=5))` returns a
-`SimReport`. Needs the `websockets` package (13 or later): `pip install 'formi[sim]'`.
+`SimReport`. WebSocket calls need the `websockets` package (13 or later): `pip install 'formi[sim]'`.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import sys
 import uuid
 import wave
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 from urllib.parse import unquote, urlsplit
 
 from . import audio as _audio
@@ -74,6 +76,7 @@ what is measured:
 
 examples:
   python -m formi.sim ws://127.0.0.1:8080/ws-adapter/twilio/inbound/a1/o1/+15550100 --wav hi.wav
+  python -m formi.sim tcp://127.0.0.1:9092 --wav hi.wav     (AudioSocket over TCP, as Asterisk calls)
   python -m formi.sim URL --wav hi.wav --dtmf 1@2.5 --dtmf '#@4' --barge-in 3 --save heard.wav
   python -m formi.sim URL --wav hi.wav --speed 10 --calls 50 --json > report.json
 
@@ -144,7 +147,7 @@ class CallReport:
     error: Optional[str] = None              #: why the call failed: could not connect, closed by the server...
     connect_ms: Optional[float] = None       #: the WebSocket handshake, wall clock
     closed_by: Optional[str] = None          #: "simulator" (it hung up) or "server"
-    close_code: Optional[int] = None
+    close_code: Optional[int] = None         #: the WebSocket close code (None over TCP)
     close_reason: Optional[str] = None
     duration_s: float = 0.0                  #: call time
     wall_s: float = 0.0                      #: wall-clock time (duration_s / speed, plus slips)
@@ -233,9 +236,65 @@ def _websockets() -> Any:
 
 
 def provider_of(url: str) -> Optional[str]:
-    """The provider named by a /ws-adapter/{provider}/... URL, or None."""
+    """The provider named by a /ws-adapter/{provider}/... URL ("audiosocket" for tcp://), or None."""
+    if urlsplit(url).scheme == "tcp":
+        return "audiosocket"
     parts = [unquote(p) for p in urlsplit(url).path.strip("/").split("/")]
     return parts[1] if len(parts) >= 2 and parts[0] == "ws-adapter" and parts[1] else None
+
+
+class _TcpClosed(ConnectionError):
+    """The TCP connection of an AudioSocket call is closed."""
+
+
+class _TcpConnection:
+    """A raw TCP connection (AudioSocket) with the part of a websockets client connection the simulator
+    uses: send, async iteration over what arrives, close, close_code and close_reason."""
+
+    close_code: Optional[int] = None
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.close_reason: Optional[str] = None  #: why the server's side ended: "EOF" or the socket error
+        self.reset = False                       #: the connection failed (not a clean EOF)
+
+    @classmethod
+    async def open(cls, url: str, timeout: float) -> "_TcpConnection":
+        parts = urlsplit(url)
+        if not parts.hostname or parts.port is None:
+            raise SimError(f"{url}: a TCP URL needs a host and a port, e.g. tcp://127.0.0.1:9092")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, parts.port), timeout)
+        return cls(reader, writer)
+
+    async def send(self, data: Any) -> None:
+        if self.writer.is_closing():
+            raise _TcpClosed("the connection is closed")
+        try:
+            self.writer.write(data if isinstance(data, (bytes, bytearray)) else str(data).encode("utf-8"))
+            await self.writer.drain()
+        except (ConnectionError, OSError) as error:
+            raise _TcpClosed(str(error)) from None
+
+    def __aiter__(self) -> "_TcpConnection":
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            data = await self.reader.read(65536)
+        except (ConnectionError, OSError) as error:
+            self.close_reason, self.reset = str(error) or type(error).__name__, True
+            raise StopAsyncIteration from None
+        if not data:
+            self.close_reason = self.close_reason or "EOF"
+            raise StopAsyncIteration
+        return data
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
 
 
 class _Call:
@@ -283,7 +342,13 @@ class _Call:
         self.report.events.append({"at": round(call_ms / 1000, 3), "event": event, "detail": detail})
 
     async def run(self) -> CallReport:
-        connect, ConnectionClosed, WebSocketException = _websockets()
+        tcp = urlsplit(self.url).scheme == "tcp"
+        if tcp:
+            ConnectionClosed: Any = _TcpClosed
+            failures: Tuple[Type[BaseException], ...] = (OSError, asyncio.TimeoutError, SimError)
+        else:
+            connect, ConnectionClosed, WebSocketException = _websockets()
+            failures = (OSError, asyncio.TimeoutError, WebSocketException)
         report = self.report
         # The phone end of the call. Its first messages (the provider's connected and start) wait in
         # outputs(); the start announces these ids, the caller and the number called (the URL's last part).
@@ -294,9 +359,12 @@ class _Call:
                              custom_parameters={"simulator": "formi.sim", "call": report.call})
         start = self.now()
         try:
-            self.ws = await connect(self.url, compression=None, open_timeout=10, max_size=16 * 2 ** 20)
-        except (OSError, asyncio.TimeoutError, WebSocketException) as error:
-            report.error = f"could not connect: {error}"
+            if tcp:
+                self.ws = await _TcpConnection.open(self.url, 10)
+            else:
+                self.ws = await connect(self.url, compression=None, open_timeout=10, max_size=16 * 2 ** 20)
+        except failures as error:
+            report.error = f"could not connect: {error or type(error).__name__}"
             self.phone.close()
             return report
         report.connected, report.connect_ms = True, round((self.now() - start) * 1000, 2)
@@ -321,7 +389,10 @@ class _Call:
             report.close_code, report.close_reason = self.ws.close_code, self.ws.close_reason or None
             if report.closed_by is None:
                 report.closed_by = "server"
-                if report.close_code not in (1000, 1001):
+                if tcp:  # AudioSocket hangs up with a frame or just closes: only a failed connection is wrong
+                    if self.ws.reset:
+                        report.error = f"the connection failed: {report.close_reason}"
+                elif report.close_code not in (1000, 1001):
                     report.error = f"the server closed the call: {report.close_code} {report.close_reason or ''}"
                     report.error = report.error.strip()
             self._finish(start)
@@ -359,7 +430,8 @@ class _Call:
             pass
         finally:
             if self.report.closed_by is None:
-                self.note(len(self.sent_t) * FRAME_MS, "closed", f"{self.ws.close_code} {self.ws.close_reason}")
+                code = "" if self.ws.close_code is None else f"{self.ws.close_code} "
+                self.note(len(self.sent_t) * FRAME_MS, "closed", f"{code}{self.ws.close_reason or ''}".strip())
             self.closed.set()
 
     async def _send_outputs(self) -> None:
@@ -531,11 +603,20 @@ async def simulate(url: str, wav: str, *, provider: Optional[str] = None, speed:
     once agent audio plays, the caller talks over it for barge_in_seconds. tail: after the WAV, how long
     the agent must be quiet before hanging up. stagger: seconds between call starts. save: a WAV path
     for what the caller heard (with several calls, "-N" is added before the extension). jitter_buffer:
-    seconds of agent audio the phone waits for before it plays an utterance (call time)."""
-    _websockets()
+    seconds of agent audio the phone waits for before it plays an utterance (call time).
+
+    A tcp://HOST:PORT url is an AudioSocket server (Asterisk's raw TCP protocol; the provider must be
+    "audiosocket"); ws:// and wss:// need the websockets package."""
+    scheme = urlsplit(url).scheme
+    if scheme not in ("ws", "wss", "tcp"):
+        raise SimError(f"the URL must start with ws://, wss:// or tcp://, not {url!r}")
+    if scheme != "tcp":
+        _websockets()
     provider = provider or provider_of(url)
     if provider is None:
         raise SimError(f"cannot tell the provider from {url}: give it (--provider)")
+    if scheme == "tcp" and provider != "audiosocket":
+        raise SimError(f"only AudioSocket is spoken over raw TCP, not {provider!r}: use a ws:// URL for it")
     if provider not in BUILTIN_PROVIDERS:
         raise SimError(f"unknown provider {provider!r}; the simulator speaks: " + ", ".join(BUILTIN_PROVIDERS))
     if not speed > 0:
@@ -578,11 +659,13 @@ def _seconds(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m formi.sim", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="Plays a WAV file as a caller to an agent server's /ws-adapter/... WebSocket, speaking a\n"
-                    "telephony provider's protocol (one telephony-role formi.Session per call), and reports\n"
+        description="Plays a WAV file as a caller to an agent server's /ws-adapter/... WebSocket (or to an\n"
+                    "AudioSocket server over TCP), speaking a telephony provider's protocol (one telephony-role\n"
+                    "formi.Session per call), and reports\n"
                     "what it heard: agent audio, events, barge-in, echo latency and lost frames.")
     parser.add_argument("url", help="the agent server, e.g. ws://127.0.0.1:8080/ws-adapter/twilio/inbound/"
-                                    "AGENT/OUTLET/NUMBER (the provider is read from the path)")
+                                    "AGENT/OUTLET/NUMBER (the provider is read from the path), or "
+                                    "tcp://HOST:PORT for an AudioSocket server (raw TCP, as Asterisk calls)")
     parser.add_argument("--wav", required=True, metavar="FILE", help="the caller's audio: a 16-bit PCM WAV file, "
                         "mono or stereo, 8 to 48 kHz")
     parser.add_argument("--provider", choices=BUILTIN_PROVIDERS, metavar="NAME",
@@ -646,15 +729,20 @@ def _print_call(c: CallReport, detail: bool) -> None:
         print(f"  session: {s['frames_out']} frames out, {s['frames_in']} in, {s['marks_played']} marks echoed, "
               f"{s['errors']} errors, late {s['late_frames']}, lost {s['lost_frames']}, "
               f"overflow {s['overflow_audio_ms']} ms")
-    print(f"  hung up by the {c.closed_by} (close {c.close_code}{' ' + c.close_reason if c.close_reason else ''})")
+    how = (f"close {c.close_code}" if c.close_code is not None else "connection closed") \
+        + (f" {c.close_reason}" if c.close_reason else "")
+    print(f"  hung up by the {c.closed_by} ({how})")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line: `python -m formi.sim URL --wav FILE [options]`; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if urlsplit(args.url).scheme not in ("ws", "wss"):
-        parser.error(f"the URL must start with ws:// or wss://, not {args.url!r}")
+    scheme = urlsplit(args.url).scheme
+    if scheme not in ("ws", "wss", "tcp"):
+        parser.error(f"the URL must start with ws://, wss:// or tcp://, not {args.url!r}")
+    if scheme == "tcp" and args.provider not in (None, "audiosocket"):
+        parser.error(f"tcp:// is AudioSocket's transport; --provider {args.provider} needs a ws:// URL")
     if args.calls < 1:
         parser.error("--calls must be 1 or more")
     if not 0 < args.speed <= 1000:
