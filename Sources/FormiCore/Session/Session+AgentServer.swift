@@ -344,7 +344,10 @@ extension Session {
     func endAgentCall(reason: String) {
         if let pending = pendingStart { completeStart(pending, format: callFormat) }
         finishCallerAudio()
-        if let hangup = (template.outgoing["hangup"] ?? nil) ?? (template.outgoing["disconnect"] ?? nil), render(hangup, name: "hangup") {
+        if template.binary == .audiosocket {
+            // AudioSocket's hangup is a frame of its own (type 0x00, no payload).
+            output.push([AudioSocketStream.hangup, 0, 0], binary: true, kind: .control)
+        } else if let hangup = (template.outgoing["hangup"] ?? nil) ?? (template.outgoing["disconnect"] ?? nil), render(hangup, name: "hangup") {
             output.push(rendered, binary: false, kind: .control)
         }
         var event = ProviderEvent(format: callFormat)
