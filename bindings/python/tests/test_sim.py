@@ -5,6 +5,7 @@ over raw TCP, as Asterisk calls (formi.audiosocket on the server's side)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
 import json
 import math
@@ -344,3 +345,38 @@ def test_the_server_shuts_down_cleanly_during_a_call(server_process, caller_wav)
     out, _ = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "shutting down" in out and re.search(r"vonage\] ended \(the socket closed\)", out), out
+
+
+def test_a_strict_phone_reports_the_rules_an_agent_server_breaks(echo, caller_wav):
+    """An agent server that answers Twilio media with another stream's streamSid (Twilio's error 31951):
+    the simulator's phone drops that audio, as Twilio does, and the report and the printed summary name
+    the rule. The example server keeps every rule."""
+    from websockets.asyncio.server import serve
+
+    good = simulate_against(echo, "twilio", caller_wav)
+    assert good.calls[0].rules_broken == {} and good.summary()["rules_broken"] == 0
+
+    async def wrong_stream(ws) -> None:
+        payload = base64.b64encode(bytes([0x7F]) * 160).decode()  # 20 ms of mu-law silence
+        async for message in ws:
+            if isinstance(message, str) and '"event":"media"' in message:
+                await ws.send(json.dumps({"event": "media", "streamSid": "MZnot-this-call", "media": {"payload": payload}}))
+
+    async def run(strict: bool) -> sim.SimReport:
+        async with serve(wrong_stream, "127.0.0.1", 0, compression=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            return await sim.simulate(url(port, "twilio"), caller_wav, speed=SPEED, tail=0.5, strict=strict)
+
+    report = asyncio.run(run(True)).calls[0]
+    ((message, count),) = report.rules_broken.items()
+    assert "31951" in message and "MZnot-this-call" in message and count > 50
+    assert report.received_s == 0  # dropped, as Twilio drops it
+    lax = asyncio.run(run(False)).calls[0]
+    assert lax.rules_broken == {} and lax.received_s > 1
+
+    import contextlib
+    import io
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        sim._print_call(report, detail=True)
+    assert "conformance: the agent server broke 1 of twilio's rules" in buffer.getvalue()

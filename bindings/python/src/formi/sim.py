@@ -163,6 +163,9 @@ class CallReport:
     unmatched_frames: int = 0                #: agent frames not matched to caller audio (not timed)
     lost_frames: int = 0                     #: see EPILOG
     stats: Dict[str, Any] = field(default_factory=dict)            #: the telephony session's counters
+    #: The provider's rules the agent server broke (the strict telephony session's ERROR events), by
+    #: message, with how often: what the real provider would have refused or garbled.
+    rules_broken: Dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -216,6 +219,7 @@ class SimReport:
             "latency_ms": _latency([v for c in calls for v in c.latencies_ms]),
             "unmatched_frames": sum(c.unmatched_frames for c in calls),
             "lost_frames": sum(c.lost_frames for c in calls),
+            "rules_broken": sum(sum(c.rules_broken.values()) for c in calls),
             "barge_ins": {"triggered": len(barge), "cleared": len(clears), "clear_ms": _latency(clears)},
         }
 
@@ -302,7 +306,7 @@ class _Call:
 
     def __init__(self, index: int, url: str, provider: str, pcm: bytes, rate: int, speed: float,
                  dtmf: Sequence[Tuple[float, str]], barge_in: Sequence[float], barge_in_s: float, tail_s: float,
-                 caller: str, save: Optional[str], jitter_ms: int) -> None:
+                 caller: str, save: Optional[str], jitter_ms: int, strict: bool = True) -> None:
         self.report = CallReport(call=index, url=url, provider=provider)
         self.url, self.provider, self.pcm, self.rate, self.speed = url, provider, pcm, rate, speed
         self.frame_bytes = rate * FRAME_MS // 1000 * 2
@@ -334,6 +338,7 @@ class _Call:
         self.send_lock = asyncio.Lock()
         self.ws: Any = None
         self.phone: Optional[Session] = None
+        self.strict = strict              # the phone keeps the provider's rules and reports breaches
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -356,7 +361,8 @@ class _Call:
         self.phone = Session(self.provider, role="telephony", local_format=("pcm16le", self.rate),
                              stream_id=f"MZsim{uuid.uuid4().hex[:24]}", call_id=str(uuid.uuid4()),
                              account_id="ACformisim", from_=self.caller, to=to, direction="inbound",
-                             custom_parameters={"simulator": "formi.sim", "call": report.call})
+                             custom_parameters={"simulator": "formi.sim", "call": report.call},
+                             strict=self.strict)
         start = self.now()
         try:
             if tcp:
@@ -419,6 +425,9 @@ class _Call:
                         self.note(call_ms, "stop", event.reason)
                     elif event.kind is EventKind.ERROR:
                         self.note(call_ms, "error", event.error)
+                        if event.error and " rule: " in event.error:
+                            broken = self.report.rules_broken
+                            broken[event.error] = broken.get(event.error, 0) + 1
                     else:
                         self.note(call_ms, event.name)
                 received = phone.stats()["agent_audio_ms"]
@@ -595,7 +604,8 @@ class _Call:
 async def simulate(url: str, wav: str, *, provider: Optional[str] = None, speed: float = 1.0,
                    dtmf: Sequence[Tuple[float, str]] = (), barge_in: Sequence[float] = (),
                    barge_in_seconds: float = 0.8, tail: float = 2.0, calls: int = 1, stagger: float = 0.0,
-                   caller: str = "+15550100", save: Optional[str] = None, jitter_buffer: float = 0.06) -> SimReport:
+                   caller: str = "+15550100", save: Optional[str] = None, jitter_buffer: float = 0.06,
+                   strict: bool = True) -> SimReport:
     """Runs `calls` simulated calls at once to `url`, each playing the WAV file `wav`, and reports.
 
     provider: the protocol to speak (default: the one in a /ws-adapter/{provider}/... URL). speed: the
@@ -603,7 +613,10 @@ async def simulate(url: str, wav: str, *, provider: Optional[str] = None, speed:
     once agent audio plays, the caller talks over it for barge_in_seconds. tail: after the WAV, how long
     the agent must be quiet before hanging up. stagger: seconds between call starts. save: a WAV path
     for what the caller heard (with several calls, "-N" is added before the extension). jitter_buffer:
-    seconds of agent audio the phone waits for before it plays an utterance (call time).
+    seconds of agent audio the phone waits for before it plays an utterance (call time). strict: the
+    phone behaves as the real provider does with an agent server that breaks its rules (media for another
+    stream dropped; refused frame sizes and encoding names reported), and each call's report lists the
+    rules broken (rules_broken).
 
     A tcp://HOST:PORT url is an AudioSocket server (Asterisk's raw TCP protocol; the provider must be
     "audiosocket"); ws:// and wss:// need the websockets package."""
@@ -632,7 +645,7 @@ async def simulate(url: str, wav: str, *, provider: Optional[str] = None, speed:
     async def one(i: int) -> CallReport:
         await asyncio.sleep(stagger * (i - 1))
         return await _Call(i, url, provider, pcm, rate, speed, dtmf, barge_in, barge_in_seconds, tail, caller,
-                           saved(i), int(jitter_buffer * 1000)).run()
+                           saved(i), int(jitter_buffer * 1000), strict).run()
 
     return SimReport(list(await asyncio.gather(*(one(i) for i in range(1, calls + 1)))))
 
@@ -689,6 +702,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--caller", default="+15550100", metavar="NUMBER", help="the caller's number in the start")
     parser.add_argument("--save", metavar="FILE", help="save what the caller heard as a WAV file (with --calls, "
                                                         "FILE-1.wav, FILE-2.wav, ...)")
+    parser.add_argument("--no-strict", dest="strict", action="store_false",
+                        help="do not hold the agent server to the provider's rules (by default the phone drops "
+                             "media for another stream, reports frame sizes and encoding names the provider "
+                             "refuses, and prints a conformance summary)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -702,6 +719,9 @@ def _print_call(c: CallReport, detail: bool) -> None:
               else "no echo matched")
     line = (f"call {c.call}: heard {c.heard_s:.2f} s in {c.utterances} utterance(s), {timing}, "
             f"{c.lost_frames} lost frame(s)")
+    broken = sum(c.rules_broken.values())
+    if broken:
+        line += f", {broken} breach(es) of {c.provider}'s rules"
     print(line + (f"; {c.error}" if c.error else ""))
     if not detail or not c.duration_s:
         return
@@ -729,6 +749,12 @@ def _print_call(c: CallReport, detail: bool) -> None:
         print(f"  session: {s['frames_out']} frames out, {s['frames_in']} in, {s['marks_played']} marks echoed, "
               f"{s['errors']} errors, late {s['late_frames']}, lost {s['lost_frames']}, "
               f"overflow {s['overflow_audio_ms']} ms")
+    if c.rules_broken:
+        print(f"  conformance: the agent server broke {len(c.rules_broken)} of {c.provider}'s rules:")
+        for message, count in sorted(c.rules_broken.items(), key=lambda item: -item[1]):
+            print(f"    {count} x {message}")
+    elif c.stats:
+        print(f"  conformance: the agent server kept every rule of {c.provider} the simulator checks")
     how = (f"close {c.close_code}" if c.close_code is not None else "connection closed") \
         + (f" {c.close_reason}" if c.close_reason else "")
     print(f"  hung up by the {c.closed_by} ({how})")
@@ -753,7 +779,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         report = asyncio.run(simulate(
             args.url, args.wav, provider=args.provider, speed=args.speed, dtmf=args.dtmf, barge_in=args.barge_in,
             barge_in_seconds=args.barge_in_length, tail=args.tail, calls=args.calls, stagger=args.stagger,
-            caller=args.caller, save=args.save, jitter_buffer=args.jitter_buffer))
+            caller=args.caller, save=args.save, jitter_buffer=args.jitter_buffer, strict=args.strict))
     except SimError as error:
         print(f"formi.sim: {error}", file=sys.stderr)
         return 1 if "websockets" in str(error) else 2
@@ -771,7 +797,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"{s['heard_s']['mean']} s per call (min {s['heard_s']['min']}, max {s['heard_s']['max']})")
             print(f"echo latency over {lat['frames']} frames: p50 {lat['p50']} ms, p90 {lat['p90']} ms, "
                   f"p99 {lat['p99']} ms, max {lat['max']} ms ({s['unmatched_frames']} frames not matched)")
-            print(f"lost frames: {s['lost_frames']}")
+            print(f"lost frames: {s['lost_frames']}; breaches of the provider's rules: {s['rules_broken']}")
             if barge["triggered"]:
                 timing = (f"; clear after p50 {barge['clear_ms']['p50']} ms, max {barge['clear_ms']['max']} ms"
                           if barge["cleared"] else "")
