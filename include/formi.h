@@ -446,6 +446,10 @@ typedef struct formi_session_config {
     formi_format agent_format;       /**< The format of the agent's audio on the wire, where the provider
                                           fixes it apart from the call's (Telnyx's bidirectional codec);
                                           encoding 0 = the template's rule, else the call's format. */
+    uint32_t frame_ms;               /**< Agent server: the duration of each media message where the provider
+                                          takes any (its template frames by milliseconds, without
+                                          strict_frames), e.g. a pipeline's own chunk; 0 = the template's
+                                          rule. 0 ... 1000. */
     int strict;                      /**< Telephony: an ERROR event for each provider rule the agent server
                                           breaks (media for another stream, which is dropped as the
                                           provider drops it; frame sizes or encoding names the provider
@@ -456,7 +460,7 @@ typedef struct formi_session_config {
  * Fills `config` with the defaults for `role`: local_format PCM16LE 16 kHz mono, call_format from the
  * template, max_queued_ms 60000, max_message_bytes 262144, reorder_window 4, early_media_frames 50,
  * mark_interval_ms 200, output_lead_ms -1, resampler_quality FORMI_RESAMPLER_QUALITY_DEFAULT, no call
- * metadata, caller_track NULL, agent_format encoding 0, strict 1. FORMI_EINVAL for a NULL config or an
+ * metadata, caller_track NULL, agent_format encoding 0, frame_ms 0, strict 1. FORMI_EINVAL for a NULL config or an
  * unknown role.
  */
 int formi_session_config_init(formi_session_config *config, int role);

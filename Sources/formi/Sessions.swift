@@ -118,6 +118,7 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
         settings.call.customParameters = optionalString(c.custom_parameters, default: "{}")
         settings.callerTrack = c.caller_track.map { String(cString: $0) }
         settings.strict = c.strict != 0
+        settings.frameMilliseconds = c.frame_ms == 0 ? nil : Int(c.frame_ms)
         do throws(SessionError) {
             return SessionHandle(try Session(template: provider.template, config: settings))
         } catch {

@@ -216,3 +216,21 @@ struct RealPeerTests {
 extension Session {
     var playbackQueuedMilliseconds: Int64 { stat("queued_audio_ms") ?? -1 }
 }
+
+@Suite("Session: the host's frame size")
+struct FrameSizeTests {
+    /// Where the provider takes any size, the host may choose (a pipeline's 40 ms chunks, one message
+    /// each); where it does not (Vonage's exactly 20 ms), the choice is ignored.
+    @Test(arguments: [("twilio", 40), ("plivo", 60), ("vonage", 40)])
+    func theHostChoosesTheFrameWhereTheProviderLetsIt(provider: String, ms: Int) throws {
+        let wire = try Wire(provider: provider) { $0.frameMilliseconds = ms }
+        try wire.phoneToAgent()
+        _ = wire.agent.takeEvents()
+        let rate = wire.agent.localFormat.sampleRate
+        try wire.agent.send(samples: [Int16](repeating: 300, count: rate * ms / 1000 * 3))
+        let out = wire.agent.takeOutput().filter { $0.binary || $0.text.contains("audio") || $0.text.contains("media") }
+        #expect(out.count == (provider == "vonage" ? 6 : 3))
+        try wire.agentToPhone()
+        #expect(wire.phone.takeEvents().filter { $0.kind == .error }.isEmpty)
+    }
+}

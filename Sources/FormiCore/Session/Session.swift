@@ -104,6 +104,9 @@ public final class Session {
         guard (0...3000).contains(config.earlyMediaFrames) else { throw .invalidConfig("early_media_frames must be 0 to 3000, not \(config.earlyMediaFrames)") }
         guard (0...60_000).contains(config.playbackMarkInterval) else { throw .invalidConfig("mark_interval_ms must be 0 to 60000, not \(config.playbackMarkInterval)") }
         guard (0...10).contains(config.resamplerQuality) else { throw .invalidConfig("resampler quality must be 0 to 10, not \(config.resamplerQuality)") }
+        if let ms = config.frameMilliseconds, !(1...1000).contains(ms) {
+            throw .invalidConfig("frame_ms must be 1 to 1000 (0: the template's rule), not \(ms)")
+        }
         if let lead = config.outputLeadMilliseconds, !(0...3_600_000).contains(lead) {
             throw .invalidConfig("output_lead_ms must be 0 to 3600000, not \(lead)")
         }
@@ -390,7 +393,11 @@ public final class Session {
         let rule = template.frameRule
         let perFrame = format.bytesPerFrame
         if let exact = rule.exact { return exact }
-        if let ms = rule.milliseconds { return max(1, format.sampleRate &* ms / 1000) &* perFrame }
+        if let ms = rule.milliseconds {
+            // The host's own duration, where the provider takes any.
+            let chosen = role == .agentServer && !template.strictFrames ? config.frameMilliseconds ?? ms : ms
+            return max(1, format.sampleRate &* chosen / 1000) &* perFrame
+        }
         if let multiple = rule.multiple {
             let smallest = max(rule.minimum ?? multiple, multiple)
             return (smallest &+ multiple &- 1) / multiple &* multiple

@@ -56,6 +56,10 @@ public struct SessionConfig: Sendable {
     /// The format the agent's audio travels in on the wire, when the provider fixes it apart from the
     /// call's (Telnyx's bidirectional codec); nil: the template's rule, else the call's format.
     public var agentFormat: AudioFormat?
+    /// Agent-server role: the duration of each media message, where the provider takes any (its template
+    /// frames by milliseconds and does not refuse other sizes): e.g. a pipeline's own 40 ms chunks, one
+    /// message each. nil: the template's rule.
+    public var frameMilliseconds: Int?
     /// Telephony role: behave as the provider does with an agent server that breaks its rules (media for
     /// another stream, frame sizes it rejects): an error event naming the rule. Default on.
     public var strict = true

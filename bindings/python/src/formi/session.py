@@ -27,7 +27,8 @@ from .provider import Provider, event_from_struct
 __all__ = ["Session", "SESSION_OPTIONS"]
 
 _FORMAT_OPTIONS = ("local_format", "call_format", "agent_format")
-_U32_OPTIONS = ("max_queued_ms", "max_message_bytes", "reorder_window", "early_media_frames", "mark_interval_ms")
+_U32_OPTIONS = ("max_queued_ms", "max_message_bytes", "reorder_window", "early_media_frames", "mark_interval_ms",
+                "frame_ms")
 _I32_OPTIONS = ("output_lead_ms", "resampler_quality", "strict")
 _STRING_OPTIONS = ("stream_id", "call_id", "account_id", "from_", "to", "direction", "custom_parameters", "caller_track")
 #: The keyword options of Session(), the fields of formi_session_config ("from" is spelled `from_`).
@@ -76,7 +77,8 @@ class Session(Handle):
     or (encoding, rate[, channels])), max_queued_ms, max_message_bytes, reorder_window,
     early_media_frames, mark_interval_ms, output_lead_ms, resampler_quality, caller_track (the track
     of the caller's media; "" for every track), agent_format (the agent's audio on the wire, where the
-    provider fixes it apart from the call's), strict (telephony: error events when the agent server
+    provider fixes it apart from the call's), frame_ms (agent server: each media message's duration where
+    the provider takes any; 0 for the template's rule), strict (telephony: error events when the agent server
     breaks the provider's rules; on by default), and for the telephony role the call announced in
     start: stream_id, call_id, account_id, from_, to, direction, custom_parameters (a dict or JSON text).
 
