@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := base64 transcoder json template mapper session flow condition flowrun ledger ledgerquery
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift
 
-C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_flows test_no_alloc test_ledger
+C_TESTS := test_basics test_codecs test_bad_input test_input_limits test_resampling test_providers test_sessions test_flows test_no_alloc test_ledger
 
 PYTHON      ?= python3
 PY_VENV     := $(BUILD)/python-venv
@@ -87,6 +87,8 @@ test-c: $(LIB)
 	    LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(VALGRIND) $(BUILD)/c/$$t; \
 	done; \
 	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib scripts/check-no-alloc.sh $(BUILD)/c/test_no_alloc
+	@# Oversize inputs are refused without a copy: a child with too little address space for one.
+	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/test_input_limits --no-copy
 	@# The C examples (WAV transcoding, replaying captures) against the installed library, under valgrind.
 	CC="$(CC)" VALGRIND="$(VALGRIND)" bindings/c/examples/run_examples.sh $(CURDIR)/$(STAGE) $(BUILD)/c/examples
 	@# The sample flow's DOT (written by test_flows) must render: Graphviz exits non-zero on a syntax error.
