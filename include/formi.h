@@ -813,8 +813,8 @@ int formi_ledger_query(formi_ledger *l, const char *json, size_t len, char **out
 
 /**
  * How long a call on this ledger waits for another process's lock on the file before FORMI_EBUSY, in
- * milliseconds (default 30000; 0: fail at once). Waiters try again every 0.1 to 2 ms, so none is
- * starved by busier writers. FORMI_EINVAL for a negative timeout.
+ * milliseconds (default 30000; 0: fail at once). A waiter that has waited 250 ms tries again every
+ * 0.05 to 0.55 ms, so none is starved by busier writers. FORMI_EINVAL for a negative timeout.
  */
 int formi_ledger_set_busy_timeout(formi_ledger *l, int timeout_ms);
 

@@ -116,11 +116,12 @@ static void test_busy_timeout(const char *path) {
     formi_ledger_close(l);
 }
 
-/* One writer or reader process: works until `until`, then prints "ok failed max_wait_us records" on `report`. */
+/* One writer or reader process: works until `until`, then prints "ok failed max_wait_us records over_1s
+ * over_5s" on `report` (calls that took more than 1 s, 5 s). */
 static void worker(const char *path, int writer, int index, double until, int report) {
     formi_ledger *l = formi_ledger_open(path, NULL);
     if (!l) _exit(2);
-    long ok = 0, failed = 0, records = 0;
+    long ok = 0, failed = 0, records = 0, over1 = 0, over5 = 0;
     double longest = 0;
     char json[1024], id[64], *out = NULL;
     for (long n = 0; now_s() < until; n++) {
@@ -141,6 +142,7 @@ static void worker(const char *path, int writer, int index, double until, int re
         }
         double waited = now_s() - t0;
         if (waited > longest) longest = waited;
+        over1 += waited > 1, over5 += waited > 5;
         formi_free(out);
         out = NULL;
         if (status == FORMI_OK) {
@@ -152,7 +154,7 @@ static void worker(const char *path, int writer, int index, double until, int re
         }
     }
     formi_ledger_close(l);
-    dprintf(report, "%ld %ld %ld %ld\n", ok, failed, (long)(longest * 1e6), records);
+    dprintf(report, "%ld %ld %ld %ld %ld %ld\n", ok, failed, (long)(longest * 1e6), records, over1, over5);
     _exit(0);
 }
 
@@ -167,24 +169,26 @@ static void test_concurrent_writers(const char *path, double seconds) {
         close(pipes[i][1]);
     }
     long writes = 0, write_failures = 0, reads = 0, read_failures = 0, longest_write = 0, longest_read = 0, records = 0;
+    long writes_over1 = 0, writes_over5 = 0;
     for (int i = 0; i < WRITERS + READERS; i++) {
         char line[128] = {0};
         ssize_t n = read(pipes[i][0], line, sizeof line - 1);
         close(pipes[i][0]);
         CHECK(reaped_ok(children[i]));
-        long ok = 0, failed = 0, longest = 0, recorded = 0;
-        CHECK(n > 0 && sscanf(line, "%ld %ld %ld %ld", &ok, &failed, &longest, &recorded) == 4);
+        long ok = 0, failed = 0, longest = 0, recorded = 0, over1 = 0, over5 = 0;
+        CHECK(n > 0 && sscanf(line, "%ld %ld %ld %ld %ld %ld", &ok, &failed, &longest, &recorded, &over1, &over5) == 6);
         if (i < WRITERS) {
-            writes += ok, write_failures += failed, records += recorded;
+            writes += ok, write_failures += failed, records += recorded, writes_over1 += over1, writes_over5 += over5;
             if (longest > longest_write) longest_write = longest;
         } else {
             reads += ok, read_failures += failed;
             if (longest > longest_read) longest_read = longest;
         }
     }
-    printf("concurrent ledger, %d writers + %d readers for %.0f s: %ld writes, %ld failed, longest write %.1f ms; "
-           "%ld reads, %ld failed, longest read %.1f ms\n",
-           WRITERS, READERS, seconds, writes, write_failures, longest_write / 1e3, reads, read_failures, longest_read / 1e3);
+    printf("concurrent ledger, %d writers + %d readers for %.0f s: %ld writes, %ld failed, longest write %.1f ms "
+           "(%ld over 1 s, %ld over 5 s); %ld reads, %ld failed, longest read %.1f ms\n",
+           WRITERS, READERS, seconds, writes, write_failures, longest_write / 1e3, writes_over1, writes_over5,
+           reads, read_failures, longest_read / 1e3);
     CHECK(write_failures == 0 && read_failures == 0);
     CHECK(writes > 0 && reads > 0);
 
