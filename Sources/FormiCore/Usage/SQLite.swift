@@ -157,8 +157,11 @@ final class SQLiteDatabase {
     /// Copies every committed transaction from the write-ahead log into the open file and empties the
     /// log. Run when the file has moved: SQLite does not checkpoint a moved file when it closes it, so
     /// what was acknowledged would stay in a log named after the old path, where a file put there
-    /// later would read it as its own.
+    /// later would read it as its own. Waits at most 1 s for other connections (it is a last effort).
     func checkpointTruncating() {
+        busy.started = BusyWait.now()
+        busy.deadline = busy.started &+ min(busy.timeout, 1000)
+        defer { busy.deadline = nil }
         sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
     }
 
