@@ -21,10 +21,12 @@ VALGRIND    := valgrind --quiet --error-exitcode=99 --leak-check=full \
                --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
                --suppressions=bindings/c/tests/valgrind.supp
 FUZZ_SECONDS ?= 60
+# How long the ledger's concurrent-writers test runs in test-c (make test-c CONCURRENT_SECONDS=60).
+CONCURRENT_SECONDS ?= 8
 FUZZ_TARGETS := base64 transcoder json template mapper session flow condition flowrun ledger ledgerquery
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.map' -o -name '*.h' -o -name '*.modulemap') Package.swift $(wildcard providers/*.json) scripts/embed-providers.sh Plugins/EmbedProviders/EmbedProviders.swift
 
-C_TESTS := test_basics test_codecs test_bad_input test_resampling test_providers test_sessions test_flows test_no_alloc test_ledger
+C_TESTS := test_basics test_codecs test_bad_input test_input_limits test_resampling test_providers test_sessions test_flows test_no_alloc test_ledger test_ledger_moved
 
 PYTHON      ?= python3
 PY_VENV     := $(BUILD)/python-venv
@@ -88,6 +90,8 @@ test-c: $(LIB)
 	    LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(VALGRIND) $(BUILD)/c/$$t; \
 	done; \
 	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib scripts/check-no-alloc.sh $(BUILD)/c/test_no_alloc
+	@# Oversize inputs are refused without a copy: a child with too little address space for one.
+	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/test_input_limits --no-copy
 	@# The C examples (WAV transcoding, replaying captures) against the installed library, under valgrind.
 	CC="$(CC)" VALGRIND="$(VALGRIND)" bindings/c/examples/run_examples.sh $(CURDIR)/$(STAGE) $(BUILD)/c/examples
 	@# The sample flow's DOT (written by test_flows) must render: Graphviz exits non-zero on a syntax error.
@@ -95,9 +99,12 @@ test-c: $(LIB)
 	@head -c 8 $(BUILD)/c/booking.png | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a' && echo "booking.dot renders: $(BUILD)/c/booking.png"
 	@# The ledger's kill test: a child writing is SIGKILLed at random instants, again and again; every
 	@# acknowledged write must be there and nothing half applied (not under valgrind: fork and kill).
+	@# Then several processes on one file (3 writers, 2 readers): no call may fail.
 	@set -e; export PKG_CONFIG_PATH=$(CURDIR)/$(STAGE)/lib/pkgconfig; \
 	$(CC) $(CFLAGS_TEST) bindings/c/tests/test_ledger_kill.c -o $(BUILD)/c/test_ledger_kill $$(pkg-config --cflags --libs formi); \
 	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/test_ledger_kill; \
+	$(CC) $(CFLAGS_TEST) bindings/c/tests/test_ledger_concurrent.c -o $(BUILD)/c/test_ledger_concurrent $$(pkg-config --cflags --libs formi sqlite3); \
+	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/test_ledger_concurrent $(CONCURRENT_SECONDS); \
 	$(CC) $(CFLAGS_TEST) bench/ledger.c -o $(BUILD)/c/bench-ledger $$(pkg-config --cflags --libs formi); \
 	LD_LIBRARY_PATH=$(CURDIR)/$(STAGE)/lib $(BUILD)/c/bench-ledger --max 10000 --dir $(BUILD)/c > /dev/null && echo "bench-ledger: 10k smoke run ok"
 

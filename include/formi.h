@@ -9,6 +9,11 @@
  *    counts of elements of the pointed-to type (samples for int16_t and float, bytes for uint8_t, char
  *    and void). An output buffer too small for the whole result gives FORMI_EBUFFER and no partial
  *    result. Nothing is ever written past the length given. Input and output must not overlap.
+ *    A length that claims more than the buffer holds is the caller's undefined behaviour, as in any C
+ *    library; but size limits are checked before the buffer is read, so an oversize length is refused
+ *    without reading or copying anything (JSON inputs: 1 MiB for provider templates, mapped messages,
+ *    flow run inputs and events and template variables; 16 MiB for flows and flow edits; 32 MiB for
+ *    ledger inputs; a session's max_message_bytes).
  *  - Ownership: the caller owns every buffer it passes; the library keeps no pointer to it after the call
  *    returns. Strings the library allocates for the caller are released with formi_free(); strings it
  *    returns as `const char *` are static or owned by a handle, as documented.
@@ -60,6 +65,7 @@ int formi_version_number(void);
 #define FORMI_ETEMPLATE   (-12) /**< Invalid template or definition. */
 #define FORMI_ESTORAGE    (-13) /**< Storage error. */
 #define FORMI_EINTERNAL   (-14) /**< Internal error: a bug in libformi; please report it. */
+#define FORMI_EBUSY       (-15) /**< Another process held a lock until the timeout; nothing was done: retry. */
 
 /** A short fixed description of a status code ("unknown status code" for others). Static; never NULL. */
 const char *formi_strerror(int status);
@@ -429,7 +435,8 @@ typedef struct formi_session_config {
                                           audio (0 = none: only your marks and the clock). */
     int32_t output_lead_ms;          /**< Agent server: most audio released ahead of the clock; -1 = the
                                           template's rule (60 ms where the provider plays frames as they come,
-                                          as AudioSocket does; unlimited where it buffers). */
+                                          as AudioSocket does; unlimited where it buffers). 0 ... 3600000, or -1;
+                                          anything else is FORMI_EINVAL. */
     int32_t resampler_quality;       /**< 0 ... 10. */
     /* Telephony role: the call announced in the provider's start message. NULL = empty. */
     const char *stream_id;
@@ -576,6 +583,8 @@ int formi_session_read_audio(formi_session *s, void *out, size_t len, size_t *re
 /**
  * The host's monotonic clock in milliseconds (any origin; it must not go back). Drives pacing,
  * the playback estimate, marks the provider cannot echo, and the start/end times in the stats.
+ * A time before the last one given is clamped to it (the clock stands still); times whose microseconds
+ * overflow int64 are ignored.
  */
 int formi_session_set_time(formi_session *s, int64_t now_ms);
 
@@ -785,14 +794,19 @@ void formi_flow_run_free(formi_flow_run *run);
  *
  * Durability: on disk the ledger is SQLite in WAL mode with synchronous=FULL; a call returns FORMI_OK only
  * once its transaction is on disk, so a crash or kill at any instant loses no acknowledged write and
- * leaves no half-applied one. Several processes may open one file; their writes are serialised.
+ * leaves no half-applied one. Several processes may open one file; their writes are serialised: a call
+ * waits for another's lock (up to the busy timeout, 30 s unless formi_ledger_set_busy_timeout says
+ * otherwise), then fails with FORMI_EBUSY, having changed nothing: retry it. A file deleted, renamed or
+ * replaced while the ledger is open is detected before each write, which is refused (FORMI_ESTORAGE):
+ * what was acknowledged stays in the file that was moved; close and reopen.
  *
  * Threads: a ledger handle is used by one thread at a time (open one per thread, or lock).
  * Errors change nothing stored: FORMI_EJSON (not JSON), FORMI_EINVAL (missing, misspelt or mistyped
  * field, value out of range, end before start, "To Date cannot be before From Date"), FORMI_ENOTFOUND
  * (unknown query or interaction), FORMI_ELIMIT (a debit beyond the balance, an oversize batch or range),
  * FORMI_ESTATE (an interaction id already recorded under another key), FORMI_ESTORAGE (corrupt or
- * read-only file, full disk, I/O error; SQLite's message follows).
+ * read-only file, full disk, I/O error, the file moved away; SQLite's message follows), FORMI_EBUSY
+ * (another process kept the file locked past the busy timeout: retry).
  */
 FORMI_HANDLE(formi_ledger);
 
@@ -823,6 +837,13 @@ int formi_ledger_credit(formi_ledger *l, const char *json, size_t len, char **ou
  * seeds' field names. Ratios with nothing to divide by are null, never 0.
  */
 int formi_ledger_query(formi_ledger *l, const char *json, size_t len, char **out_json);
+
+/**
+ * How long a call on this ledger waits for another process's lock on the file before FORMI_EBUSY, in
+ * milliseconds (default 30000; 0: fail at once). A waiter that has waited 250 ms tries again every
+ * 0.05 to 0.55 ms, so none is starved by busier writers. FORMI_EINVAL for a negative timeout.
+ */
+int formi_ledger_set_busy_timeout(formi_ledger *l, int timeout_ms);
 
 /** The message of the last failed call on this ledger ("" if none). Owned by the ledger. */
 const char *formi_ledger_last_error(const formi_ledger *l);

@@ -44,6 +44,7 @@ extension ABIError {
         case .limit: self.init(.limit, error.message)
         case .conflict: self.init(.state, error.message)
         case .storage: self.init(.storage, error.message)
+        case .busy: self.init(.busy, error.message)
         }
     }
 }
@@ -76,6 +77,16 @@ extension ABIError {
                                  _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guard let object = try? Handle.object(handle, as: LedgerHandle.self) else { return nullHandle(out) }
     return object.call(json, length, out) { bytes throws(LedgerError) in try object.ledger.query(json: bytes) }
+}
+
+@c public func formi_ledger_set_busy_timeout(_ handle: OpaquePointer?, _ timeoutMs: Int32) -> Int32 {
+    guard let object = try? Handle.object(handle, as: LedgerHandle.self) else { return nullHandle(nil) }
+    let status = abiCall { () throws(ABIError) in
+        guard timeoutMs >= 0 else { throw ABIError(.invalidArgument, "timeout_ms is \(timeoutMs); it must be 0 or more") }
+        object.ledger.busyTimeout = Int64(timeoutMs)
+    }
+    if status != Status.ok.rawValue { object.lastError.set(String(cString: LastError.current)) }
+    return status
 }
 
 @c public func formi_ledger_last_error(_ handle: UnsafeRawPointer?) -> UnsafePointer<CChar>? {

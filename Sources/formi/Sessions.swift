@@ -107,6 +107,9 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
         settings.reorderWindow = Int(c.reorder_window)
         settings.earlyMediaFrames = Int(c.early_media_frames)
         settings.playbackMarkInterval = Int(c.mark_interval_ms)
+        guard c.output_lead_ms >= -1 else {
+            throw ABIError(.invalidArgument, "output_lead_ms is \(c.output_lead_ms): 0 or more, or -1 for the default")
+        }
         settings.outputLeadMilliseconds = c.output_lead_ms < 0 ? nil : Int(c.output_lead_ms)
         settings.resamplerQuality = Int(c.resampler_quality)
         settings.call.streamId = optionalString(c.stream_id)

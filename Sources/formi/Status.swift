@@ -17,6 +17,7 @@ enum Status: Int32 {
     case invalidTemplate = -12
     case storage = -13
     case `internal` = -14
+    case busy = -15
 
     /// The fixed description `formi_strerror` returns: a static, NUL-terminated string.
     var description: StaticString {
@@ -36,6 +37,7 @@ enum Status: Int32 {
         case .invalidTemplate: "invalid template or definition"
         case .storage: "storage error"
         case .internal: "internal error"
+        case .busy: "busy: another process holds the lock; try again"
         }
     }
 }

@@ -92,7 +92,7 @@ struct JSONTests {
         }
     }
 
-    @Test func errorsSayWhere() {
+    @Test func errorsSayWhere() throws {
         #expect(parseError("") == .empty)
         #expect(parseError(#"{"a":1,}"#) == .unexpected(byte: UInt8(ascii: "}"), offset: 7, expected: "a string key"))
         #expect(parseError("[01]") == .invalidNumber(offset: 1))
@@ -105,6 +105,23 @@ struct JSONTests {
         #expect(throws: JSONError.tooDeep(offset: 4, limit: 4)) { try nested.withUnsafeBytes { try deep.parse($0) } }
         var small = JSONDocument(limits: JSONLimits(maxBytes: 3))
         #expect(throws: JSONError.tooLarge(bytes: 4, limit: 3)) { try Array("1234".utf8).withUnsafeBytes { try small.parse($0) } }
+        // The limit comes before the copy: a length of 1 TiB over three real bytes is refused without
+        // reading them (a copy first would abort in the allocator, or read far past them).
+        try Array("[1]".utf8).withUnsafeBytes { few throws in
+            let claimed = UnsafeRawBufferPointer(start: few.baseAddress, count: 1 << 40)
+            #expect(throws: JSONError.tooLarge(bytes: 1 << 40, limit: 1 << 20)) { try JSONTree.parse(claimed) }
+            do throws(TemplateError) {
+                _ = try ProviderTemplate(json: claimed)
+                Issue.record("a template of 1 TiB was accepted")
+            } catch {
+                if case .json(let inner) = error {
+                    #expect(inner == JSONError.tooLarge(bytes: 1 << 40, limit: 1 << 20))
+                } else {
+                    Issue.record("not a JSON error: \(error)")
+                }
+            }
+            #expect(try JSONTree.parse(few) == .array([.integer(1)]))
+        }
         let invalidUTF8: [UInt8] = [0x22, 0xC0, 0xAF, 0x22]
         var document = JSONDocument()
         #expect(throws: JSONError.invalidUTF8(offset: 1)) { try invalidUTF8.withUnsafeBytes { try document.parse($0) } }

@@ -14,6 +14,7 @@ func statusName(_ error: LedgerError) -> String {
     case .limit: "FORMI_ELIMIT"
     case .conflict: "FORMI_ESTATE"
     case .storage: "FORMI_ESTORAGE"
+    case .busy: "FORMI_EBUSY"
     }
 }
 

@@ -60,6 +60,10 @@ public final class EventMapper {
         // Only up to the size limit: a larger text frame is rejected by the parser (binary frames are not
         // copied), so an oversize frame cannot make the mapper allocate.
         arena.reset(minimum: min(message.count, document.limits.maxBytes) &* 2 &+ 512)
+        if !binary, message.count > document.limits.maxBytes {
+            // Before any byte is read (the line reader would otherwise walk all of it).
+            return fail("message of \(message.count) bytes exceeds the limit of \(document.limits.maxBytes)")
+        }
         if binary {
             mapBinary(message)
         } else {

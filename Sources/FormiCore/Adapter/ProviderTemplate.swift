@@ -130,10 +130,17 @@ public final class ProviderTemplate {
         try self.init(json: json, serverSide: false)
     }
 
+    /// Limits of a template's JSON.
+    static let jsonLimits = JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 1 << 16)
+
     init(json: some Collection<UInt8>, serverSide: Bool) throws(TemplateError) {
+        // The size limit before the copy, so that an oversize input costs nothing.
+        guard json.count <= Self.jsonLimits.maxBytes else {
+            throw .json(.tooLarge(bytes: json.count, limit: Self.jsonLimits.maxBytes))
+        }
         source = .allocate(byteCount: max(json.count, 1), alignment: 1)
         _ = source.initializeMemory(as: UInt8.self, from: json)
-        var document = JSONDocument(limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 1 << 16))
+        var document = JSONDocument(limits: Self.jsonLimits)
         do throws(JSONError) {
             try document.parse(UnsafeRawBufferPointer(rebasing: source[0..<json.count]))
         } catch {

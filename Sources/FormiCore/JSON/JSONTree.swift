@@ -16,6 +16,9 @@ public enum JSONTree: Sendable, Equatable {
 
     /// Parses `text` as one JSON document.
     public static func parse(_ text: some Collection<UInt8>, limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONTree {
+        // The size limit before the copy: an oversize input must cost nothing (a length of 1 TiB would
+        // otherwise abort the process in the allocator before the parser could refuse it).
+        guard text.count <= limits.maxBytes else { throw .tooLarge(bytes: text.count, limit: limits.maxBytes) }
         let bytes = Array(text)
         var document = JSONDocument(limits: limits)
         let result: Result<JSONTree, JSONError> = bytes.withUnsafeBytes { raw in

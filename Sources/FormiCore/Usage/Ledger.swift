@@ -1,6 +1,7 @@
 // The usage ledger: durable interactions, credits and rate cards in SQLite, with JSON in and out
 // (docs/ledger.md). One Ledger is used from one thread at a time; several processes may open the same
-// file (SQLite's locks and a busy timeout order their writes).
+// file (SQLite's locks and a busy timeout order their writes; a write that cannot get its turn within
+// the timeout is `.busy`, which the caller may retry).
 
 #if canImport(Glibc)
 import Glibc
@@ -20,13 +21,23 @@ public final class Ledger {
     /// Largest batch of records in one call, and the JSON limits of an input (a full batch of
     /// realistic records is ~10 MiB and ~1M values).
     public static let maxBatch = 10_000
+
+    /// How long a call waits for another process's lock on the file before failing with `.busy`, in ms
+    /// (0: not at all; negative counts as 0).
+    public var busyTimeout: Int64 {
+        get { db.busyTimeout }
+        set { db.busyTimeout = newValue }
+    }
     static let inputLimits = JSONLimits(maxBytes: 32 << 20, maxDepth: 64, maxValues: 4 << 20)
 
     /// Opens or creates the ledger at `path` (nil: in memory). On disk it runs in WAL mode with
     /// synchronous=FULL: a write is acknowledged only once its transaction is on disk.
     public init(path: String?) throws(LedgerError) {
         self.path = path
-        let cannotOpen = { (error: SQLiteError) in LedgerError.storage("cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)") }
+        let cannotOpen = { (error: SQLiteError) -> LedgerError in
+            let text = "cannot open the ledger\(path.map { " at \($0)" } ?? ""): \(error.message)"
+            return error.isBusy ? .busy("busy: \(text) (another process kept it locked until the busy timeout; try again)") : .storage(text)
+        }
         do throws(SQLiteError) {
             db = try SQLiteDatabase(path: path)
             // Refused before anything is read: a ledger that cannot record must not seem to open (and a
@@ -61,7 +72,7 @@ public final class Ledger {
             } catch {
                 throw cannotOpen(error)
             }
-        }, storageError: cannotOpen)
+        }, storageError: cannotOpen, isBusy: \.isBusy)
     }
 
     static func systemClock() -> Int64 {
@@ -82,14 +93,34 @@ public final class Ledger {
         }
     }
 
-    /// Runs `body` as one durable write transaction; on any error nothing of it remains.
+    /// Runs `body` as one durable write transaction; on any error nothing of it remains. Refused when
+    /// the file is no longer at its path (checked once the write lock is held, and again before the
+    /// commit): what it wrote would be acknowledged and then lost, or land in a file put there since.
     func write<T>(_ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
-        try db.writeTransaction(body, storageError: LedgerError.sqlite)
+        do throws(LedgerError) {
+            return try db.writeTransaction({ () throws(LedgerError) in
+                try ensureInPlace()
+                let result = try body()
+                try ensureInPlace()
+                return result
+            }, storageError: LedgerError.sqlite, isBusy: \.isBusy)
+        } catch {
+            // Outside the transaction (a checkpoint cannot run inside one): put what was acknowledged
+            // into the moved file itself, and empty the log that a file now at the path would adopt.
+            if db.fileHasMoved { db.checkpointTruncating() }
+            throw error
+        }
+    }
+
+    private func ensureInPlace() throws(LedgerError) {
+        guard db.fileHasMoved else { return }
+        throw .storage("storage: the ledger file \(path ?? "") was deleted, renamed or replaced after it was opened; "
+            + "writes are refused (nothing of this one was stored): close the ledger and open the file where it is now")
     }
 
     /// Runs `body` on one consistent snapshot.
     func read<T>(_ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
-        try db.readTransaction(body, storageError: LedgerError.sqlite)
+        try db.readTransaction(body, storageError: LedgerError.sqlite, isBusy: \.isBusy)
     }
 
     /// A prepared statement; SQLite's errors become `.storage`.

@@ -11,16 +11,26 @@ public enum LedgerError: Error, Sendable, Equatable {
     case limit(String)
     /// The write contradicts what is stored (an interaction id recorded under another key).
     case conflict(String)
-    /// SQLite refused: corrupt or read-only file, full disk, I/O error.
+    /// SQLite refused: corrupt or read-only file, full disk, I/O error; or the file was moved away.
     case storage(String)
+    /// Another connection kept the file locked until the busy timeout: nothing was done, try again.
+    case busy(String)
 
     public var message: String {
         switch self {
-        case .json(let m), .invalid(let m), .notFound(let m), .limit(let m), .conflict(let m), .storage(let m): m
+        case .json(let m), .invalid(let m), .notFound(let m), .limit(let m), .conflict(let m), .storage(let m), .busy(let m): m
         }
     }
 
     static func sqlite(_ error: SQLiteError) -> LedgerError {
-        .storage("storage: \(error.message) (SQLite code \(error.code))")
+        if error.isBusy {
+            return .busy("busy: another process kept the ledger locked until the busy timeout: \(error.message) (SQLite code \(error.code)); nothing was written, try again")
+        }
+        return .storage("storage: \(error.message) (SQLite code \(error.code))")
+    }
+
+    var isBusy: Bool {
+        if case .busy = self { return true }
+        return false
     }
 }

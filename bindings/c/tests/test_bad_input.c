@@ -3,6 +3,7 @@
  * the right status, leave the output untouched on error and never write past the size it was given.
  * Inputs are heap blocks of exactly their size, so valgrind sees any read past them. */
 #include <formi.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +167,35 @@ static void check_base64(void) {
     free(plain);
 }
 
+/* A session's output_lead_ms: -1 (the template's rule) or 0 ... 3600000; anything below -1 is refused,
+ * not taken as -1. */
+static void check_output_lead(void) {
+    formi_provider *twilio = formi_provider_builtin("twilio", NULL);
+    const int32_t refused[] = {-2, -1000, INT_MIN, 3600001, INT_MAX};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        formi_session_config config;
+        formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER);
+        config.output_lead_ms = refused[i];
+        int status = 0;
+        CHECK(formi_session_new(twilio, &config, &status) == NULL && status == FORMI_EINVAL);
+        CHECK(strstr(formi_last_error(), "output_lead_ms") != NULL);
+    }
+    const int32_t accepted[] = {-1, 0, 60, 3600000};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        formi_session_config config;
+        formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER);
+        config.output_lead_ms = accepted[i];
+        int status = -99;
+        formi_session *s = formi_session_new(twilio, &config, &status);
+        CHECK(s != NULL && status == FORMI_OK);
+        formi_session_free(s);
+    }
+    formi_provider_free(twilio);
+}
+
 int main(void) {
     for (size_t i = 0; i < sizeof conversions / sizeof conversions[0]; i++) check_conversion(&conversions[i]);
     check_base64();
+    check_output_lead();
     return check_report("test_bad_input");
 }

@@ -20,7 +20,7 @@ int main(void) {
     /* Every status code has its own description; unknown codes are named as such. */
     const int codes[] = {FORMI_OK, FORMI_EINVAL, FORMI_ENOMEM, FORMI_EBUFFER, FORMI_ELENGTH, FORMI_EOVERFLOW,
                          FORMI_EBASE64, FORMI_EJSON, FORMI_EUNSUPPORTED, FORMI_ESTATE, FORMI_ENOTFOUND,
-                         FORMI_ELIMIT, FORMI_ETEMPLATE, FORMI_ESTORAGE, FORMI_EINTERNAL};
+                         FORMI_ELIMIT, FORMI_ETEMPLATE, FORMI_ESTORAGE, FORMI_EINTERNAL, FORMI_EBUSY};
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         CHECK(codes[i] == -(int)i);

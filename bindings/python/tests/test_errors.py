@@ -13,7 +13,7 @@ EXPECTED = {
     -4: (formi.LengthError, ValueError), -5: (formi.SizeOverflow, OverflowError), -6: (formi.Base64Error, ValueError),
     -7: (formi.JSONError, ValueError), -8: (formi.Unsupported, None), -9: (formi.StateError, None),
     -10: (formi.NotFound, LookupError), -11: (formi.LimitExceeded, None), -12: (formi.TemplateError, ValueError),
-    -13: (formi.StorageError, None), -14: (formi.InternalError, None),
+    -13: (formi.StorageError, None), -14: (formi.InternalError, None), -15: (formi.Busy, None),
 }
 
 

@@ -156,6 +156,39 @@ def test_bad_paths(tmp_path):
             formi.Ledger("/proc/forbidden/usage.db")
 
 
+def test_busy_is_its_own_retryable_error(tmp_path):
+    import sqlite3
+    import time
+
+    path = tmp_path / "usage.db"
+    with formi.Ledger(path) as l:
+        with pytest.raises(formi.InvalidArgument):
+            l.set_busy_timeout(-1)
+        l.set_busy_timeout(200)
+        other = sqlite3.connect(path, isolation_level=None)  # another program holding the write lock
+        other.execute("BEGIN IMMEDIATE")
+        start = time.monotonic()
+        with pytest.raises(formi.Busy) as info:
+            l.record(record("r-1", "call-1"))
+        assert 0.15 < time.monotonic() - start < 2
+        assert info.value.status == formi.errors.FORMI_EBUSY and "busy" in info.value.message
+        assert not isinstance(info.value, formi.StorageError)
+        other.execute("COMMIT")
+        other.close()
+        assert l.record(record("r-1", "call-1"))["duplicate"] is False  # the refused write stored nothing
+
+
+def test_a_moved_file_refuses_writes(tmp_path):
+    path, moved = tmp_path / "usage.db", tmp_path / "moved.db"
+    with formi.Ledger(path) as l:
+        l.record(record("r-1", "call-1"))
+        os.rename(path, moved)
+        with pytest.raises(formi.StorageError, match="deleted, renamed or replaced"):
+            l.record(record("r-2", "call-2"))
+    with formi.Ledger(moved) as l:
+        assert l.verify()["interactions"] == 1
+
+
 def _differences(expected, actual, path="$"):
     """As Tests/FormiCoreTests/LedgerFixtureTests.swift: numbers by value; an expected error by status
     and message fragment."""

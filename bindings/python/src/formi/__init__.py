@@ -30,7 +30,7 @@ from ._types import AudioChunk, Encoding, Event, EventKind, Format, Message, Pla
 from .audio import (alaw_decode, alaw_encode, base64_decode, base64_encode, f32_decode, f32_encode, mono_to_stereo,
                     pcm8_decode, pcm8_encode, pcm16be_decode, pcm16be_encode, pcm16le_decode, pcm16le_encode,
                     stereo_to_mono, ulaw_decode, ulaw_encode)
-from .errors import (Base64Error, BufferTooSmall, ClosedError, FormiError, InternalError, InvalidArgument,
+from .errors import (Base64Error, BufferTooSmall, Busy, ClosedError, FormiError, InternalError, InvalidArgument,
                      JSONError, LengthError, LimitExceeded, NotFound, OutOfMemory, SizeOverflow, StateError,
                      StorageError, TemplateError, Unsupported)
 from .flow import Flow, FlowRun, template_render, template_variables
@@ -84,5 +84,5 @@ __all__ = [
     # errors
     "FormiError", "InvalidArgument", "OutOfMemory", "BufferTooSmall", "LengthError", "SizeOverflow",
     "Base64Error", "JSONError", "Unsupported", "StateError", "NotFound", "LimitExceeded", "TemplateError",
-    "StorageError", "InternalError", "ClosedError",
+    "StorageError", "InternalError", "Busy", "ClosedError",
 ]

@@ -241,6 +241,7 @@ PROTOTYPES: Dict[str, _Prototype] = {
     "formi_ledger_record": _JSON_CALL,
     "formi_ledger_credit": _JSON_CALL,
     "formi_ledger_query": _JSON_CALL,
+    "formi_ledger_set_busy_timeout": (_i, [_v, _i]),
     "formi_ledger_last_error": (_s, [_v]),
     "formi_ledger_close": (None, [_v]),
 }

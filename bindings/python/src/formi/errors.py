@@ -12,10 +12,10 @@ from typing import Dict, Optional, Type
 __all__ = [
     "FORMI_OK", "FORMI_EINVAL", "FORMI_ENOMEM", "FORMI_EBUFFER", "FORMI_ELENGTH", "FORMI_EOVERFLOW",
     "FORMI_EBASE64", "FORMI_EJSON", "FORMI_EUNSUPPORTED", "FORMI_ESTATE", "FORMI_ENOTFOUND", "FORMI_ELIMIT",
-    "FORMI_ETEMPLATE", "FORMI_ESTORAGE", "FORMI_EINTERNAL",
+    "FORMI_ETEMPLATE", "FORMI_ESTORAGE", "FORMI_EINTERNAL", "FORMI_EBUSY",
     "FormiError", "InvalidArgument", "OutOfMemory", "BufferTooSmall", "LengthError", "SizeOverflow",
     "Base64Error", "JSONError", "Unsupported", "StateError", "NotFound", "LimitExceeded", "TemplateError",
-    "StorageError", "InternalError", "ClosedError", "error_for", "status_name",
+    "StorageError", "InternalError", "Busy", "ClosedError", "error_for", "status_name",
 ]
 
 FORMI_OK = 0
@@ -33,6 +33,7 @@ FORMI_ELIMIT = -11
 FORMI_ETEMPLATE = -12
 FORMI_ESTORAGE = -13
 FORMI_EINTERNAL = -14
+FORMI_EBUSY = -15
 
 _NAMES: Dict[int, str] = {
     FORMI_OK: "FORMI_OK", FORMI_EINVAL: "FORMI_EINVAL", FORMI_ENOMEM: "FORMI_ENOMEM",
@@ -40,6 +41,7 @@ _NAMES: Dict[int, str] = {
     FORMI_EBASE64: "FORMI_EBASE64", FORMI_EJSON: "FORMI_EJSON", FORMI_EUNSUPPORTED: "FORMI_EUNSUPPORTED",
     FORMI_ESTATE: "FORMI_ESTATE", FORMI_ENOTFOUND: "FORMI_ENOTFOUND", FORMI_ELIMIT: "FORMI_ELIMIT",
     FORMI_ETEMPLATE: "FORMI_ETEMPLATE", FORMI_ESTORAGE: "FORMI_ESTORAGE", FORMI_EINTERNAL: "FORMI_EINTERNAL",
+    FORMI_EBUSY: "FORMI_EBUSY",
 }
 
 
@@ -158,6 +160,13 @@ class InternalError(FormiError):
     STATUS = FORMI_EINTERNAL
 
 
+class Busy(FormiError):
+    """FORMI_EBUSY: another process kept the ledger's file locked past the busy timeout; nothing was
+    done, the call may be retried."""
+
+    STATUS = FORMI_EBUSY
+
+
 class ClosedError(StateError, ValueError):
     """A method was called on a handle after close(): raised by the bindings, the library is not called."""
 
@@ -172,7 +181,7 @@ class ClosedError(StateError, ValueError):
 _CLASSES: Dict[int, Type[FormiError]] = {
     cls.STATUS: cls  # type: ignore[misc]
     for cls in (InvalidArgument, OutOfMemory, BufferTooSmall, LengthError, SizeOverflow, Base64Error, JSONError,
-                Unsupported, StateError, NotFound, LimitExceeded, TemplateError, StorageError, InternalError)
+                Unsupported, StateError, NotFound, LimitExceeded, TemplateError, StorageError, InternalError, Busy)
 }
 
 

@@ -12,7 +12,7 @@ import os
 from typing import Any, Dict, Optional, Union
 
 from . import _abi
-from ._core import Handle, JSONInput, c_string, json_in, new_handle, out_call
+from ._core import Handle, JSONInput, c_int, c_string, check, json_in, new_handle, out_call
 from .flow import _request
 
 __all__ = ["Ledger"]
@@ -25,7 +25,9 @@ class Ledger(Handle):
 
     Errors change nothing stored and raise: JSONError (not JSON), InvalidArgument (missing, misspelt or
     mistyped field), NotFound (unknown query or interaction), LimitExceeded (a debit beyond the balance,
-    an oversize batch), StateError (an interaction id recorded under another key), StorageError.
+    an oversize batch), StateError (an interaction id recorded under another key), StorageError
+    (including a file moved away while open), Busy (another process kept the file locked past the busy
+    timeout: nothing was done, retry).
     One thread at a time per Ledger (a lock enforces it; open one per thread for parallel use); releases
     the GIL during work.
     """
@@ -67,6 +69,13 @@ class Ledger(Handle):
         interaction_utilisation, model_utilisation, interaction, usage_stats, agent_statistic, metrics,
         verify. Ratios with nothing to divide by are None."""
         return self._json_call("formi_ledger_query", _request(query, fields, "query"), "query answer")
+
+    def set_busy_timeout(self, milliseconds: int) -> None:
+        """How long a call waits for another process's lock on the file before raising Busy (default
+        30000 ms; 0: not at all)."""
+        with self._lock:
+            timeout = c_int(milliseconds, "milliseconds", lo=0)
+            check(_abi.lib().formi_ledger_set_busy_timeout(self._handle(), timeout), self._error)
 
     def verify(self) -> Dict[str, Any]:
         """Recomputes every roll-up from the stored interactions: {"success", "ok", "interactions",
