@@ -492,7 +492,7 @@ invalid "a bad literal" 2 "invalid literal" '{"n":nul,"text":"x"}\n'
 invalid "nesting past 64 levels" 2 "nested too deeply" "{\"x\":$(printf '[%.0s' {1..100})$(printf ']%.0s' {1..100}),\"text\":\"x\"}\n"
 invalid "a missing colon" 3 "expected ':'" '\n{"text" "x"}\n'
 run "$WORK/replay_capture" nosuch "$SESSIONS/twilio.jsonl"
-if [ "$rc" -eq 1 ] && grep -qF 'no built-in provider "nosuch" (known: twilio' "$WORK/err"; then
+if [ "$rc" -eq 1 ] && grep -qF 'no built-in provider "nosuch" (known: asterisk, asterisk-text, audiosocket, exotel, jambonz, plivo, telnyx, twilio, vonage)' "$WORK/err"; then
     ok "replay_capture refuses an unknown provider: $(head -1 "$WORK/err")"
 else
     bad "replay_capture unknown provider: exit $rc"
