@@ -115,7 +115,7 @@ test-python: $(LIB)
 # if broken) with pytest, then its suite run against this build's library.
 test-python-package: $(LIB) $(BUILD)/formi.pc
 	@$(PY_VENV)/bin/python -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(PY_VENV)
-	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets pipecat-ai
 	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 	cd bindings/python && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
@@ -125,7 +125,7 @@ test-python-package: $(LIB) $(BUILD)/formi.pc
 # the module is built first). See bindings/asterisk/README.md.
 test-asterisk: $(LIB) $(BUILD)/formi.pc
 	@$(PY_VENV)/bin/python -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(PY_VENV)
-	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets pipecat-ai
 	$(if $(ASTERISK_SRC),$(MAKE) -C bindings/asterisk ASTERISK_SRC=$(ASTERISK_SRC) PKG_CONFIG_PATH=$(CURDIR)/$(BUILD))
 	cd bindings/asterisk && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests

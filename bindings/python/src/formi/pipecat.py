@@ -10,6 +10,9 @@ Asterisk's chan_websocket, which pipecat lacks::
     transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, serializer=serializer))
 
+Vonage takes exactly 20 ms per message: give the output transport 20 ms chunks (audio_out_10ms_chunks=2),
+or with pipecat's FastAPI transport fixed_audio_packet_size=640, as pipecat's own Vonage serializer needs.
+
 Behind it is one agent-server `formi.Session` per call: the provider's exact message shapes and frame
 sizes (Vonage's 20 ms, Exotel's multiples of 320 bytes; elsewhere one message per pipeline chunk, so no
 audio waits), media put back in order (Telnyx), other tracks of a both-tracks stream dropped, the
