@@ -405,3 +405,16 @@ def test_numpy_audio_in(twilio):
             sent.append([m.data for m in call.outputs()])
     # 200 ms in 20 ms frames, plus the resampler's 5 ms tail padded to a frame; numpy and bytes alike.
     assert sent[0] == sent[1] and len([m for m in sent[0] if b'"media"' in m]) == 11
+
+
+def test_receive_takes_the_frame_kind_from_the_type():
+    """bytes-like in is a binary frame, str a text frame, as a WebSocket library hands them over (binary
+    audio passed as bytes used to become "malformed JSON"); binary= still decides when given."""
+    with formi.Session("vonage", local_format=("pcm16le", 16000)) as call:
+        call.receive('{"event":"websocket:connected","content-type":"audio/l16;rate=16000"}')
+        call.receive(bytes(640))
+        call.receive(memoryview(bytearray(640)))
+        call.receive(b'{"event":"websocket:dtmf","digit":"5","duration":100}', binary=False)
+        assert [e.kind for e in call.events()] == [formi.EventKind.START, formi.EventKind.MEDIA,
+                                                   formi.EventKind.MEDIA, formi.EventKind.DTMF]
+    assert str(formi.EventKind.MEDIA) == "MEDIA" and f"{formi.EventKind.STOP}" == "STOP"

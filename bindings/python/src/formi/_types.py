@@ -97,6 +97,9 @@ class EventKind(enum.IntEnum):
     ERROR = 8      #: Not mappable: `error` says why.
     IGNORED = 9    #: Known to the template but of no interest.
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Role(enum.IntEnum):
     """FORMI_ROLE_*: which end of the call a session is."""

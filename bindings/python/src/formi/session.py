@@ -140,10 +140,13 @@ class Session(Handle):
 
     # -- input ---------------------------------------------------------------------------------------
 
-    def receive(self, data: Union[str, BytesLike], binary: bool = False) -> None:
-        """One received frame: text (a str is sent as UTF-8), or binary with `binary=True` (AudioSocket:
-        any piece of the TCP stream). Whatever is wrong with it becomes an ERROR event. LimitExceeded
-        while 1024 events wait (nothing consumed: take events and call again). Releases the GIL."""
+    def receive(self, data: Union[str, BytesLike], binary: Optional[bool] = None) -> None:
+        """One received frame, as the WebSocket gave it: a str is a text frame, anything bytes-like a
+        binary frame (AudioSocket: any piece of the TCP stream), unless `binary` says otherwise (text
+        as bytes: binary=False). Whatever is wrong with it becomes an ERROR event. LimitExceeded while
+        1024 events wait (nothing consumed: take events and call again). Releases the GIL."""
+        if binary is None:
+            binary = not isinstance(data, str)
         if isinstance(data, str):
             data = data.encode("utf-8")
         pointer, size, keep = buffer_in(data, "data", "raw")
