@@ -31,7 +31,7 @@ C_TESTS := test_basics test_codecs test_bad_input test_input_limits test_resampl
 PYTHON      ?= python3
 PY_VENV     := $(BUILD)/python-venv
 
-.PHONY: all deps install test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz clean
+.PHONY: all deps install uninstall test-install test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -57,19 +57,53 @@ $(LIB): $(SWIFT_SOURCES)
 $(BUILD)/formi.pc: scripts/formi.pc.in
 	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(CURDIR)/$(BUILD)/lib|; s|@INCLUDEDIR@|$(CURDIR)/include|; s|@VERSION@|$(VERSION)|' $< > $@
 
+# Debug info goes to lib/.debug/, where gdb looks for a library's .gnu_debuglink file; the valgrind
+# suppressions for the Swift runtime's own allocations to share/formi/. A system prefix (no DESTDIR)
+# refreshes the loader's cache; a private prefix needs the rpath the README shows.
+INSTALLED := lib/libformi.so.$(VERSION) lib/libformi.so.$(SOVERSION) lib/libformi.so \
+             lib/.debug/libformi.so.$(VERSION).debug lib/pkgconfig/formi.pc include/formi.h share/formi/valgrind.supp
+
 install: $(LIB)
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/.debug $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/share/formi
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 $(LIB).debug $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(LIB).debug $(DESTDIR)$(PREFIX)/lib/.debug/
 	ln -sf libformi.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libformi.so.$(SOVERSION)
 	ln -sf libformi.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libformi.so
 	install -m 0644 include/formi.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 bindings/c/tests/valgrind.supp $(DESTDIR)$(PREFIX)/share/formi/
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$${prefix}/lib|; s|@INCLUDEDIR@|$${prefix}/include|; s|@VERSION@|$(VERSION)|' \
 	    scripts/formi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/formi.pc
+	@if [ -z "$(DESTDIR)" ] && [ -w /etc/ld.so.cache ] && { [ "$(PREFIX)" = /usr ] || [ "$(PREFIX)" = /usr/local ]; }; then \
+	    ldconfig && echo "ldconfig: $(PREFIX)/lib is in the loader's cache"; \
+	elif [ -z "$(DESTDIR)" ]; then \
+	    echo "installed in $(PREFIX): link with -Wl,-rpath,$(PREFIX)/lib (or set LD_LIBRARY_PATH=$(PREFIX)/lib)"; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/.debug $(DESTDIR)$(PREFIX)/share/formi 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ -w /etc/ld.so.cache ] && { [ "$(PREFIX)" = /usr ] || [ "$(PREFIX)" = /usr/local ]; }; then ldconfig; fi
+
+# Installs into a private prefix and uses it as a C user would: the README's example compiled with
+# pkg-config and the rpath, run, then uninstalled without a trace.
+test-install: $(LIB)
+	@set -e; prefix=$$(mktemp -d); trap 'rm -rf "$$prefix"' EXIT; \
+	$(MAKE) --no-print-directory install PREFIX=$$prefix >/dev/null; \
+	sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' | sed -n '1,/^}$$/p' > $$prefix/app.c; \
+	export PKG_CONFIG_PATH=$$prefix/lib/pkgconfig; \
+	$(CC) -std=c11 -Wall -Werror $$prefix/app.c -o $$prefix/app $$(pkg-config --cflags --libs formi) -Wl,-rpath,$$prefix/lib; \
+	$$prefix/app | grep -q '"event":"media"'; \
+	test -f $$prefix/lib/.debug/libformi.so.$(VERSION).debug -a -f $$prefix/share/formi/valgrind.supp; \
+	$(MAKE) --no-print-directory uninstall PREFIX=$$prefix >/dev/null; \
+	rm -f $$prefix/app $$prefix/app.c; \
+	left=$$(find $$prefix -type f -o -type l); \
+	if [ -n "$$left" ]; then echo "make uninstall left: $$left"; exit 1; fi; \
+	echo "test-install: installed, compiled the README's example with pkg-config and an rpath, ran it, uninstalled cleanly"
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-python test-python-package test-asterisk
+	$(MAKE) test-swift test-abi test-c test-install test-python test-python-package test-asterisk
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 
