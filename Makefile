@@ -31,7 +31,7 @@ C_TESTS := test_basics test_codecs test_bad_input test_input_limits test_resampl
 PYTHON      ?= python3
 PY_VENV     := $(BUILD)/python-venv
 
-.PHONY: all deps install uninstall test-install test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -85,6 +85,15 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/lib/.debug $(DESTDIR)$(PREFIX)/share/formi 2>/dev/null
 	@if [ -z "$(DESTDIR)" ] && [ -w /etc/ld.so.cache ] && { [ "$(PREFIX)" = /usr ] || [ "$(PREFIX)" = /usr/local ]; }; then ldconfig; fi
 
+# A self-contained platform wheel of bindings/python in build/wheel/ (libformi.so.0 inside, speexdsp and
+# SQLite vendored by auditwheel), and its test: a fresh venv, the package's tests run from outside the
+# repository with nothing but the wheel to load.
+wheel: $(LIB)
+	scripts/build-wheel.sh $(LIB) $(PYTHON)
+
+test-wheel: wheel
+	scripts/test-wheel.sh $(PYTHON)
+
 # Installs into a private prefix and uses it as a C user would: the README's example compiled with
 # pkg-config and the rpath, run, then uninstalled without a trace.
 test-install: $(LIB)
@@ -103,7 +112,7 @@ test-install: $(LIB)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-install test-python test-python-package test-asterisk
+	$(MAKE) test-swift test-abi test-c test-install test-python test-python-package test-wheel test-asterisk
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 

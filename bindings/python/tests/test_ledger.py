@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import subprocess
 
 import pytest
 
@@ -165,16 +167,22 @@ def test_busy_is_its_own_retryable_error(tmp_path):
         with pytest.raises(formi.InvalidArgument):
             l.set_busy_timeout(-1)
         l.set_busy_timeout(200)
-        other = sqlite3.connect(path, isolation_level=None)  # another program holding the write lock
-        other.execute("BEGIN IMMEDIATE")
+        # Another program holding the write lock. (A process, not this one's sqlite3 module: the wheel
+        # bundles its own SQLite, and two copies of SQLite in one process do not see each other's locks.)
+        other = subprocess.Popen([sys.executable, "-c", (
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+            "sys.stdin.readline(); c.execute('COMMIT')\n"), str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert other.stdout.readline().strip() == "locked"
         start = time.monotonic()
         with pytest.raises(formi.Busy) as info:
             l.record(record("r-1", "call-1"))
         assert 0.15 < time.monotonic() - start < 2
         assert info.value.status == formi.errors.FORMI_EBUSY and "busy" in info.value.message
         assert not isinstance(info.value, formi.StorageError)
-        other.execute("COMMIT")
-        other.close()
+        other.communicate("done\n", timeout=10)
         assert l.record(record("r-1", "call-1"))["duplicate"] is False  # the refused write stored nothing
 
 

@@ -32,7 +32,7 @@ def test_version_and_library_path():
     major, minor, patch = (int(x) for x in formi.version().split("."))
     assert formi.version_number() == major * 10000 + minor * 100 + patch
     path, how = formi.library_path()
-    assert how in ("FORMI_LIBRARY", "pkg-config", "install prefix", "dynamic loader", "build tree")
+    assert how in ("FORMI_LIBRARY", "bundled", "pkg-config", "install prefix", "dynamic loader", "build tree")
     if os.environ.get("FORMI_LIBRARY"):
         assert (path, how) == (os.environ["FORMI_LIBRARY"], "FORMI_LIBRARY")
 

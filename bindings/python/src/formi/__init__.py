@@ -62,7 +62,7 @@ def strerror(status: int) -> str:
 
 def library_path() -> Tuple[str, str]:
     """(path, how it was found) of the loaded libformi, loading it on first use. "how" is one of
-    "FORMI_LIBRARY", "pkg-config", "install prefix", "dynamic loader", "build tree". Raises
+    "FORMI_LIBRARY", "bundled", "pkg-config", "install prefix", "dynamic loader", "build tree". Raises
     LibraryNotFoundError, listing every place tried, when it cannot be found."""
     return _abi.library_path()
 

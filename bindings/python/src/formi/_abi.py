@@ -325,7 +325,8 @@ def locate(environ: Optional[Dict[str, str]] = None, anchor: Optional[Path] = No
            prefixes: Optional[Sequence[str]] = None, use_loader: bool = True) -> Tuple[ctypes.CDLL, str, str]:
     """Finds and loads libformi. Returns (library, path, how it was found).
 
-    The order: FORMI_LIBRARY (a path; if it is set, it is the only place tried); pkg-config's libdir for
+    The order: FORMI_LIBRARY (a path; if it is set, it is the only place tried); the copy bundled in this
+    package (a wheel built by `make wheel` carries libformi.so.0 beside this file); pkg-config's libdir for
     formi; the install prefixes (/usr/local/lib, /usr/lib, ...); the dynamic loader by SONAME
     (LD_LIBRARY_PATH, ld.so.cache); then the build tree: build/lib/libformi.so.0 in every folder above
     this file, and the repository's own build/lib when the package runs from bindings/python/src.
@@ -351,6 +352,10 @@ def locate(environ: Optional[Dict[str, str]] = None, anchor: Optional[Path] = No
         dll, reason = _try_load(str(path))
         tried.append((str(path), reason))
         return (dll, str(path), how) if dll is not None else None
+
+    hit = attempt(here.parent / SONAME, "bundled")
+    if hit:
+        return hit
 
     libdir, what = _pkg_config_libdir(env)
     tried.append(("pkg-config --variable=libdir formi", what))
