@@ -453,6 +453,9 @@ typedef struct formi_session_config {
     formi_format agent_format;       /**< The format of the agent's audio on the wire, where the provider
                                           fixes it apart from the call's (Telnyx's bidirectional codec);
                                           encoding 0 = the template's rule, else the call's format. */
+    formi_format send_format;        /**< The host's audio for formi_session_send_audio where it differs from
+                                          local_format (an agent that hears at 16 kHz and speaks at
+                                          24 kHz); encoding 0 = local_format. */
     uint32_t frame_ms;               /**< Agent server: the duration of each media message where the provider
                                           takes any (its template frames by milliseconds, without
                                           strict_frames), e.g. a pipeline's own chunk; 0 = the template's
@@ -467,8 +470,8 @@ typedef struct formi_session_config {
  * Fills `config` with the defaults for `role`: local_format PCM16LE 16 kHz mono, call_format from the
  * template, max_queued_ms 60000, max_message_bytes 262144, reorder_window 4, early_media_frames 50,
  * mark_interval_ms 200, output_lead_ms -1, resampler_quality FORMI_RESAMPLER_QUALITY_DEFAULT, no call
- * metadata, caller_track NULL, agent_format encoding 0, frame_ms 0, strict 1. FORMI_EINVAL for a NULL config or an
- * unknown role.
+ * metadata, caller_track NULL, agent_format and send_format encoding 0, frame_ms 0, strict 1.
+ * FORMI_EINVAL for a NULL config or an unknown role.
  */
 int formi_session_config_init(formi_session_config *config, int role);
 

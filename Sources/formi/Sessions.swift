@@ -79,6 +79,7 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
         c.output_lead_ms = -1
         c.resampler_quality = Int32(clamping: defaults.resamplerQuality)
         c.agent_format = formi_format(encoding: 0, sample_rate: 0, channels: 0)
+        c.send_format = formi_format(encoding: 0, sample_rate: 0, channels: 0)
         c.strict = defaults.strict ? 1 : 0
         config.pointee = c
     }
@@ -99,6 +100,7 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
             settings.localFormat = try AudioFormat(c.local_format)
             if c.call_format.encoding != 0 { settings.callFormat = try AudioFormat(c.call_format) }
             if c.agent_format.encoding != 0 { settings.agentFormat = try AudioFormat(c.agent_format) }
+            if c.send_format.encoding != 0 { settings.sendFormat = try AudioFormat(c.send_format) }
         } catch {
             throw ABIError(error)
         }

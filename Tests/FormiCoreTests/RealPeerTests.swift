@@ -234,3 +234,28 @@ struct FrameSizeTests {
         #expect(wire.phone.takeEvents().filter { $0.kind == .error }.isEmpty)
     }
 }
+
+@Suite("Session: separate formats for hearing and speaking")
+struct SendFormatTests {
+    /// An agent that hears at 16 kHz and speaks at 24 kHz: the caller's audio arrives at 16 kHz, the
+    /// agent's 24 kHz audio reaches the phone at the call's rate, its length kept.
+    @Test(arguments: ["twilio", "vonage", "audiosocket"])
+    func theAgentHearsAndSpeaksAtItsOwnRates(provider: String) throws {
+        let wire = try Wire(provider: provider, agentLocal: AudioFormat(encoding: .pcm16LE, sampleRate: 16000)) { config in
+            if config.role == .agentServer { config.sendFormat = AudioFormat(encoding: .pcm16LE, sampleRate: 24000) }
+        }
+        let rate = wire.phone.callFormat.sampleRate
+        try wire.phone.send(samples: [Int16](repeating: 800, count: rate / 5))  // 200 ms
+        try wire.phoneToAgent()
+        let heard = wire.agent.takeEvents().filter { $0.kind == .media }
+        #expect(heard.allSatisfy { $0.format.sampleRate == 16000 })
+        #expect(heard.reduce(0) { $0 + $1.audio.count } == 16000 / 5 * 2)
+        wire.agent.setTime(milliseconds: 0)
+        try wire.agent.send(samples: Signals.speechWithGap(rate: 24000, seconds: 0.4, seed: 5))  // 400 ms at 24 kHz
+        try wire.agent.flush()
+        try wire.agentToPhone()
+        #expect(wire.agent.stat("agent_audio_ms") == 400)
+        #expect((400...420).contains(wire.phone.stat("agent_audio_ms") ?? 0))  // the flush: the resampler's tail, padded to a frame
+        #expect(wire.phone.takeEvents().filter { $0.kind == .error }.isEmpty)
+    }
+}

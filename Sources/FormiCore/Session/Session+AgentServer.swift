@@ -117,7 +117,7 @@ extension Session {
         }
         do throws(AudioError) {
             inbound = try Transcoder(from: format, to: localFormat, quality: config.resamplerQuality)
-            outbound = try Transcoder(from: localFormat, to: reply, quality: config.resamplerQuality, frameBytes: frame)
+            outbound = try Transcoder(from: sendFormat, to: reply, quality: config.resamplerQuality, frameBytes: frame)
         } catch {
             throw .unsupported("cannot convert between \(format.encoding.name) \(format.sampleRate) Hz and the local format: \(error)")
         }
@@ -280,10 +280,10 @@ extension Session {
         guard state == .streaming, let outbound else {
             throw .state(state == .stopped ? "the call has ended" : "no start yet: the call's format is not known")
         }
-        guard audio.count % localFormat.bytesPerFrame == 0 else {
-            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(localFormat.bytesPerFrame)-byte frames")
+        guard audio.count % sendFormat.bytesPerFrame == 0 else {
+            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(sendFormat.bytesPerFrame)-byte frames")
         }
-        let micros = SessionStats.micros(bytes: audio.count, format: localFormat)
+        let micros = SessionStats.micros(bytes: audio.count, format: sendFormat)
         let cap = Int64(config.maxQueuedMilliseconds) &* 1000
         guard output.queuedMicros &+ micros <= cap else {
             throw .limit("agent audio queue full: \(output.queuedMicros / 1000) ms waiting, \(micros / 1000) ms more would pass the cap of \(config.maxQueuedMilliseconds) ms")

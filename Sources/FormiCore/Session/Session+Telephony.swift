@@ -39,7 +39,7 @@ extension Session {
         let frame = callerFrameBytes(for: format)
         let reply = agentWireFormat(call: format)
         do throws(AudioError) {
-            outbound = try Transcoder(from: localFormat, to: format, quality: config.resamplerQuality, frameBytes: frame)
+            outbound = try Transcoder(from: sendFormat, to: format, quality: config.resamplerQuality, frameBytes: frame)
             inbound = try Transcoder(from: reply, to: localFormat, quality: config.resamplerQuality)
         } catch {
             throw .unsupported("cannot convert between the local format and \(format.encoding.name) \(format.sampleRate) Hz: \(error)")
@@ -98,8 +98,8 @@ extension Session {
     /// The caller's audio in the local format, as the provider's media messages.
     func sendCallerAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
         guard state == .streaming, let outbound else { throw .state("the call has ended") }
-        guard audio.count % localFormat.bytesPerFrame == 0 else {
-            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(localFormat.bytesPerFrame)-byte frames")
+        guard audio.count % sendFormat.bytesPerFrame == 0 else {
+            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(sendFormat.bytesPerFrame)-byte frames")
         }
         let framed: UnsafeRawBufferPointer
         do throws(AudioError) {
@@ -107,7 +107,7 @@ extension Session {
         } catch {
             throw .invalidAudio("\(error)")
         }
-        stats.callerAudioMicros &+= SessionStats.micros(bytes: audio.count, format: localFormat)
+        stats.callerAudioMicros &+= SessionStats.micros(bytes: audio.count, format: sendFormat)
         try emitCallerFrames(framed)
     }
 

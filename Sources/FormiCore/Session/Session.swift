@@ -34,6 +34,8 @@ public final class Session {
     /// The format on the wire: from the provider's start (agent-server role), or announced (telephony).
     public internal(set) var callFormat: AudioFormat
     public var localFormat: AudioFormat { config.localFormat }
+    /// The format of the host's audio for `sendAudio`.
+    public var sendFormat: AudioFormat { config.sendFormat ?? config.localFormat }
     /// Names of the patterns events refer to (`ProviderEvent.pattern`): the provider's, or in the
     /// telephony role those of the agent server's messages.
     public var eventPatternNames: [String] { mapper.template.patternNames }
@@ -93,6 +95,9 @@ public final class Session {
     public init(template: ProviderTemplate, config: SessionConfig) throws(SessionError) {
         guard SampleRate.isSupported(config.localFormat.sampleRate), config.localFormat.channels == 1 || config.localFormat.channels == 2 else {
             throw .invalidConfig("unsupported local format: \(config.localFormat.sampleRate) Hz, \(config.localFormat.channels) channels")
+        }
+        if let send = config.sendFormat, !SampleRate.isSupported(send.sampleRate) || !(send.channels == 1 || send.channels == 2) {
+            throw .invalidConfig("unsupported send format: \(send.sampleRate) Hz, \(send.channels) channels")
         }
         guard config.maxQueuedMilliseconds > 0, config.maxQueuedMilliseconds <= 3_600_000 else {
             throw .invalidConfig("max_queued_ms must be 1 to 3600000, not \(config.maxQueuedMilliseconds)")

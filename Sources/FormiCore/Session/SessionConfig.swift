@@ -31,6 +31,9 @@ public struct SessionConfig: Sendable {
     public var role: SessionRole
     /// The host's audio: the agent's PCM (agent-server role) or the PBX's audio (telephony role).
     public var localFormat = AudioFormat(encoding: .pcm16LE, sampleRate: 16000, channels: 1)
+    /// The host's audio handed to `sendAudio`, where it differs from what it receives (an agent that
+    /// hears at 16 kHz and speaks at 24 kHz); nil: `localFormat`.
+    public var sendFormat: AudioFormat?
     /// Telephony role: the format on the wire (nil: the template's default). The agent-server role
     /// learns it from the provider's `start`.
     public var callFormat: AudioFormat?

@@ -75,6 +75,7 @@ extension Session {
         w.key("call_id"); w.string(values.callId)
         format("call_format", callFormat)
         format("local_format", localFormat)
+        format("send_format", sendFormat)
         optional("started_at_ms", stats.startedAt)
         optional("ended_at_ms", stats.endedAt)
         optional("duration_ms", stats.startedAt.flatMap { start in stats.endedAt.map { $0 &- start } })

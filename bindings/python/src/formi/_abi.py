@@ -103,6 +103,7 @@ class FormiSessionConfig(ctypes.Structure):
         ("custom_parameters", ctypes.c_char_p),
         ("caller_track", ctypes.c_char_p),
         ("agent_format", FormiFormat),
+        ("send_format", FormiFormat),
         ("frame_ms", ctypes.c_uint32),
         ("strict", ctypes.c_int),
     ]

@@ -84,7 +84,8 @@ class FormiFrameSerializer(FrameSerializer):
         self._provider = provider
         self._session: Optional[Session] = None
         self._rate = 0                       # the pipeline's input rate: the session's local format
-        self._out: Optional[Resampler] = None  # the pipeline's output rate -> the session's
+        self._send_rate = 0                  # its output rate: the session's send format
+        self._out: Optional[Resampler] = None  # a frame at another rate -> the send format
         self._out_rate = 0
         self._clock0 = time.monotonic()
         self._on_interruption = on_interruption
@@ -102,7 +103,9 @@ class FormiFrameSerializer(FrameSerializer):
     async def setup(self, setup: FrameProcessorSetup) -> None:
         """Creates the call's session at the pipeline's input rate."""
         self._rate = self._params.sample_rate or setup.audio_in_sample_rate
-        options: dict = {"local_format": ("pcm16le", self._rate), "frame_ms": self._params.frame_ms,
+        self._send_rate = setup.audio_out_sample_rate or self._rate
+        options: dict = {"local_format": ("pcm16le", self._rate), "send_format": ("pcm16le", self._send_rate),
+                         "frame_ms": self._params.frame_ms,
                          "reorder_window": self._params.reorder_window,
                          # Playback truth from the clock: one message per chunk leaves no room for marks.
                          "mark_interval_ms": 0}
@@ -152,9 +155,9 @@ class FormiFrameSerializer(FrameSerializer):
         pcm = frame.audio
         if frame.num_channels != 1:
             pcm = _mono(pcm, frame.num_channels)
-        if frame.sample_rate != self._rate:
+        if frame.sample_rate != self._send_rate:  # a frame at neither of the pipeline's rates
             if self._out is None or self._out_rate != frame.sample_rate:
-                self._out, self._out_rate = Resampler(frame.sample_rate, self._rate), frame.sample_rate
+                self._out, self._out_rate = Resampler(frame.sample_rate, self._send_rate), frame.sample_rate
             pcm = self._out.process(pcm)
         if not pcm:
             return None

@@ -26,7 +26,7 @@ from .provider import Provider, event_from_struct
 
 __all__ = ["Session", "SESSION_OPTIONS"]
 
-_FORMAT_OPTIONS = ("local_format", "call_format", "agent_format")
+_FORMAT_OPTIONS = ("local_format", "call_format", "agent_format", "send_format")
 _U32_OPTIONS = ("max_queued_ms", "max_message_bytes", "reorder_window", "early_media_frames", "mark_interval_ms",
                 "frame_ms")
 _I32_OPTIONS = ("output_lead_ms", "resampler_quality", "strict")
@@ -77,7 +77,8 @@ class Session(Handle):
     or (encoding, rate[, channels])), max_queued_ms, max_message_bytes, reorder_window,
     early_media_frames, mark_interval_ms, output_lead_ms, resampler_quality, caller_track (the track
     of the caller's media; "" for every track), agent_format (the agent's audio on the wire, where the
-    provider fixes it apart from the call's), frame_ms (agent server: each media message's duration where
+    provider fixes it apart from the call's), send_format (the audio given to send_audio, where it differs
+    from local_format: hear at 16 kHz, speak at 24 kHz), frame_ms (agent server: each media message's duration where
     the provider takes any; 0 for the template's rule), strict (telephony: error events when the agent server
     breaks the provider's rules; on by default), and for the telephony role the call announced in
     start: stream_id, call_id, account_id, from_, to, direction, custom_parameters (a dict or JSON text).
