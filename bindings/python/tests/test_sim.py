@@ -1,4 +1,4 @@
-"""The call simulator (formi.sim) against the example echo server (examples/echo_server.py), end to end
+"""The call simulator (formi.sim) against the example echo server (formi.echo), end to end
 over real WebSockets on localhost: calls in several providers' protocols, DTMF, barge-in, concurrent
 calls with latency percentiles, the command line, and the server's refusals and shutdown; and AudioSocket
 over raw TCP, as Asterisk calls (formi.audiosocket on the server's side)."""
@@ -88,7 +88,8 @@ def subprocess_env() -> dict:
 
 
 def start_server(*options: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(EXAMPLE), "--port", "0", *options], stdout=subprocess.PIPE,
+    # `python -m formi.echo`, as the README runs it (examples/echo_server.py is a wrapper of the same).
+    return subprocess.Popen([sys.executable, "-m", "formi.echo", "--port", "0", *options], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=subprocess_env())
 
 
@@ -196,7 +197,7 @@ def test_audiosocket_call_over_tcp(echo, caller_wav, capsys):
 
 
 def test_audiosocket_from_the_command_line(caller_wav):
-    """`echo_server.py --audiosocket-port 0` and `python -m formi.sim tcp://...`, as processes."""
+    """`python -m formi.echo --audiosocket-port 0` and `python -m formi.sim tcp://...`, as processes."""
     process = start_server("--audiosocket-port", "0")
     try:
         read_port(process, r"ws://127\.0\.0\.1:(\d+)/")
