@@ -8,8 +8,10 @@ A thin, typed layer over libformi.so through ctypes (nothing to compile at insta
   `Flow` and `FlowRun`, `Ledger`;
 - prompt templates: `template_render`, `template_variables`;
 - errors: `FormiError` and a subclass per FORMI_E* status (`InvalidArgument`, `JSONError`, ...);
-- submodules imported on their own: `formi.audiosocket` (an asyncio server for Asterisk's AudioSocket,
-  raw TCP) and `formi.sim` (a call simulator: `python -m formi.sim`).
+- submodules imported on their own: `formi.aio` (a call's events straight from a websockets or FastAPI
+  WebSocket), `formi.audiosocket` (an asyncio server for Asterisk's AudioSocket, raw TCP), `formi.pipecat`
+  (a pipecat FrameSerializer for every provider), `formi.echo` (the example echo agent server:
+  `python -m formi.echo`) and `formi.sim` (a call simulator: `python -m formi.sim`).
 
 Audio goes in as any bytes-like object (bytes, bytearray, memoryview, numpy arrays) and comes out as
 bytes (or numpy arrays, when numpy is installed and asked for); JSON goes in and out as dicts.
