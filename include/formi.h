@@ -214,6 +214,7 @@ FORMI_HANDLE(formi_resampler);
  * A resampler for `channels` (1 or 2) from `in_rate` to `out_rate` Hz (rates as for formi_format).
  * Errors in *status: FORMI_EUNSUPPORTED (rate or channels), FORMI_EINVAL (quality outside 0...10),
  * FORMI_ENOMEM.
+ * The result is freed with formi_resampler_free(); NULL is a no-op there.
  */
 formi_resampler *formi_resampler_new(int channels, int in_rate, int out_rate, int quality, int *status);
 
@@ -261,6 +262,7 @@ FORMI_HANDLE(formi_transcoder);
 /**
  * Errors in *status: FORMI_EINVAL (NULL format, quality outside 0...10, `frame_bytes` not a multiple of
  * the output's bytes per frame or above 1 MiB), FORMI_EUNSUPPORTED (encoding, rate or channels), FORMI_ENOMEM.
+ * The result is freed with formi_transcoder_free(); NULL is a no-op there.
  */
 formi_transcoder *formi_transcoder_new(const formi_format *in, const formi_format *out, int quality, size_t frame_bytes,
                                        int *status);
@@ -339,12 +341,14 @@ FORMI_HANDLE(formi_provider);
 /**
  * A built-in provider by name (see above). FORMI_ENOTFOUND (with the known names in
  * formi_last_error()) for an unknown name.
+ * The result is freed with formi_provider_free(); NULL is a no-op there.
  */
 formi_provider *formi_provider_builtin(const char *name, int *status);
 
 /**
  * A provider from a JSON template (`len` bytes). The template is validated as a whole: FORMI_ETEMPLATE
  * (or FORMI_EJSON) with every problem, each naming its field, in formi_last_error().
+ * The result is freed with formi_provider_free(); NULL is a no-op there.
  */
 formi_provider *formi_provider_from_json(const char *json, size_t len, int *status);
 
@@ -482,6 +486,7 @@ FORMI_HANDLE(formi_session);
  * of range, custom_parameters not a JSON object, AudioSocket call_id not a UUID), FORMI_EUNSUPPORTED
  * (formats, or a template without what the role needs, e.g. no events.telephony), FORMI_ENOMEM. The
  * telephony role has its first messages (connected, start) waiting in formi_session_next_output().
+ * The result is freed with formi_session_free(); NULL is a no-op there.
  */
 formi_session *formi_session_new(const formi_provider *provider, const formi_session_config *config, int *status);
 
@@ -660,6 +665,7 @@ FORMI_HANDLE(formi_flow_run);
  * FORMI_ETEMPLATE for anything wrong in the flow itself (a field of the wrong type, a broken rule: see
  * formi_flow_validate_json), with the errors in formi_last_error() (cut at 512 bytes: the validation
  * report has them all). Warnings do not stop it.
+ * The result is freed with formi_flow_free() (runs made from it may outlive it); NULL is a no-op there.
  */
 formi_flow *formi_flow_from_json(const char *json, size_t len, int *status);
 
@@ -729,6 +735,7 @@ int formi_template_variables(const char *tmpl, size_t len, char **out_json);
  * Starts a run of `flow` (one conversation) in its initial state. `inputs_json` is a JSON object of
  * variables (NULL with 0 for none); every name in the flow's "inputs" must be given (FORMI_ENOTFOUND).
  * The initial state's entry actions are pending (see formi_flow_run_state). One thread at a time.
+ * The result is freed with formi_flow_run_free(); NULL is a no-op there.
  */
 formi_flow_run *formi_flow_run_new(const formi_flow *flow, const char *inputs_json, size_t len, int *status);
 
@@ -817,6 +824,7 @@ FORMI_HANDLE(formi_ledger);
  * Opens the ledger at `path` (a file, created with its tables if missing), or a private in-memory one
  * when `path` is NULL. Returns NULL with *status (may be NULL) set on failure: FORMI_ESTORAGE for a file
  * that is not a ledger, cannot be written or is from a newer version; FORMI_EINVAL for an empty path.
+ * The result is freed with formi_ledger_close(); NULL is a no-op there.
  */
 formi_ledger *formi_ledger_open(const char *path, int *status);
 
