@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     int n = snprintf(message, sizeof message,
                      "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{\"track\":\"inbound\",\"chunk\":\"2\",\"timestamp\":\"40\","
                      "\"payload\":\"%s\"},\"streamSid\":\"MZ18ad3ab5a668481ce02b83e7395059f0\"}", payload);
-    formi_event event;
+    formi_event event = FORMI_EVENT_INIT;
     long checksum = 0;
     for (int r = 0; r < rounds; r++) {
         double t = now();

@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
                         "\"tracks\":[\"inbound\"],\"customParameters\":{},\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
                         "\"sampleRate\":8000,\"channels\":1}}}";
     formi_session_receive(session, start, strlen(start), 0);
-    formi_event event;
+    formi_event event = FORMI_EVENT_INIT;
     while (formi_session_next_event(session, &event) == 1) {}
 
     /* The same speech-like payload every frame; chunk numbers count up as Twilio's do. */

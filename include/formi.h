@@ -321,7 +321,16 @@ typedef struct formi_text {
  * handle's buffers: they stay valid until the next mapping call on the same handle, and only while the
  * message bytes are alive and unchanged. Integer fields are -1 when absent.
  */
+/*
+ * The public structs that may grow (formi_session_config, formi_event, formi_playback) begin with their
+ * `size`: the caller sets it (formi_session_config_init does for a config; FORMI_EVENT_INIT and
+ * FORMI_PLAYBACK_INIT, or `sizeof`, for the others) and the library reads and writes no field beyond it,
+ * so a program built against this header keeps working with a later library whose structs have grown.
+ * A size smaller than this version's struct is FORMI_EINVAL.
+ */
+
 typedef struct formi_event {
+    size_t size;                  /**< sizeof(formi_event), set by the caller: FORMI_EVENT_INIT. */
     int kind;                     /**< FORMI_EVENT_* */
     formi_format format;          /**< `audio`'s format; for START, the call's format (start's fields over the template's defaults). */
     const uint8_t *audio;         /**< MEDIA: the audio bytes, decoded from base64 where the provider sends text. */
@@ -335,6 +344,9 @@ typedef struct formi_event {
     formi_text error;             /**< ERROR: what was wrong, e.g. "media: audio at media.payload: invalid base64 ...". */
     formi_text pattern;           /**< The name of the template pattern that matched. */
 } formi_event;
+
+/** An initialiser for a formi_event: `formi_event e = FORMI_EVENT_INIT;` */
+#define FORMI_EVENT_INIT { .size = sizeof(formi_event) }
 
 FORMI_HANDLE(formi_provider);
 
@@ -427,6 +439,7 @@ void formi_provider_free(formi_provider *provider);
 #define FORMI_ROLE_TELEPHONY    2 /**< The telephony end: speaks as the provider to an agent server. */
 
 typedef struct formi_session_config {
+    size_t size;                     /**< sizeof(formi_session_config): set by formi_session_config_init. */
     int role;                        /**< FORMI_ROLE_*. */
     formi_format local_format;       /**< The host's audio: the agent's (agent server) or the PBX's (telephony). */
     formi_format call_format;        /**< Telephony role: the format on the wire; encoding 0 = the template's.
@@ -557,6 +570,7 @@ int formi_session_send_mark(formi_session *s, const char *name);
 
 /** Playback truth of the current utterance (agent server). */
 typedef struct formi_playback {
+    size_t size;           /**< sizeof(formi_playback), set by the caller: FORMI_PLAYBACK_INIT. */
     int64_t utterance;     /**< Utterances counted from 1; 0 before any agent audio was sent. */
     int64_t sent_ms;       /**< Agent audio of the utterance handed to you to send. */
     int64_t confirmed_ms;  /**< Of it, confirmed played by the provider's mark echoes. */
@@ -566,6 +580,9 @@ typedef struct formi_playback {
                                 and stay until the next utterance's audio is sent. */
     int64_t queued_ms;     /**< Agent audio converted but not yet taken with next_output (from interrupt: what it dropped). */
 } formi_playback;
+
+/** An initialiser for a formi_playback: `formi_playback p = FORMI_PLAYBACK_INIT;` */
+#define FORMI_PLAYBACK_INIT { .size = sizeof(formi_playback) }
 
 /**
  * Agent server: barge-in. Every agent frame not yet taken is dropped, the provider's clear message is

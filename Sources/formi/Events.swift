@@ -48,6 +48,17 @@ func fill(_ out: UnsafeMutablePointer<formi_event>, from event: borrowing EventF
     out.pointee.pattern = event.pattern.flatMap { $0 < patternNames.count ? patternNames[$0].text : nil } ?? formi_text(data: nil, len: 0)
 }
 
+/// The caller's struct, once its `size` (its first field, read alone: the struct may be older and smaller
+/// than ours) says it holds at least this version's fields. The library writes nothing beyond that.
+func sized<T>(_ pointer: UnsafeMutablePointer<T>?, _ name: StaticString, initialiser: StaticString) throws(ABIError) -> UnsafeMutablePointer<T> {
+    guard let pointer else { throw ABIError(.invalidArgument, "\(name) is NULL") }
+    let size = UnsafeRawPointer(pointer).load(as: Int.self)
+    guard size >= MemoryLayout<T>.size else {
+        throw ABIError(.invalidArgument, "\(name)->size is \(size), not \(MemoryLayout<T>.size): initialise it with \(initialiser)")
+    }
+    return pointer
+}
+
 extension formi_format {
     init(_ format: AudioFormat) {
         self.init(encoding: Int32(clamping: format.encoding.rawValue), sample_rate: Int32(clamping: format.sampleRate),

@@ -129,7 +129,7 @@ extension ABIError {
 ) -> Int32 {
     abiCall { () throws(ABIError) in
         try Handle.withObject(handle, as: Provider.self) { provider throws(ABIError) in
-            guard let event else { throw ABIError(.invalidArgument, "event is NULL") }
+            let event = try sized(event, "event", initialiser: "FORMI_EVENT_INIT")
             let bytes = try CBuffer.inputBytes(message, count: length, "message")
             provider.mapper.map(bytes, binary: isBinary != 0)
             fill(event, from: provider.mapper.fields, message: provider.mapper.errorMessage, patternNames: provider.patternNames, error: provider.error)

@@ -68,6 +68,7 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
         }
         let defaults = SessionConfig(role: parsedRole)
         var c = formi_session_config()
+        c.size = MemoryLayout<formi_session_config>.size
         c.role = role
         c.local_format = formi_format(defaults.localFormat)
         c.call_format = formi_format(encoding: 0, sample_rate: 0, channels: 0)
@@ -90,8 +91,7 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
 ) -> OpaquePointer? {
     Handle.create(status) { () throws(ABIError) in
         let provider = try Handle.object(provider, as: Provider.self)
-        guard let config else { throw ABIError(.invalidArgument, "config is NULL") }
-        let c = config.pointee
+        let c = try sized(UnsafeMutablePointer(mutating: config), "config", initialiser: "formi_session_config_init").pointee
         guard let role = SessionRole(rawValue: Int(c.role)) else {
             throw ABIError(.invalidArgument, "unknown role \(c.role) (FORMI_ROLE_AGENT_SERVER or FORMI_ROLE_TELEPHONY)")
         }
@@ -161,7 +161,7 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
 @c public func formi_session_next_event(_ handle: OpaquePointer?, _ event: UnsafeMutablePointer<formi_event>?) -> Int32 {
     var found: Int32 = 0
     let status = onSession(handle) { object throws(ABIError) in
-        guard let event else { throw ABIError(.invalidArgument, "event is NULL") }
+        let event = try sized(event, "event", initialiser: "FORMI_EVENT_INIT")
         guard let next = object.session.nextEvent() else { return }
         fill(event, from: next, patternNames: object.patternNames, error: object.eventError)
         found = 1
@@ -217,9 +217,11 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
 
 @c public func formi_session_interrupt(_ handle: OpaquePointer?, _ report: UnsafeMutablePointer<formi_playback>?) -> Int32 {
     onSession(handle) { object throws(ABIError) in
+        // NULL: the figures are not wanted; otherwise the struct must be sized before anything happens.
+        let report = try report.map { pointer throws(ABIError) in try sized(pointer, "report", initialiser: "FORMI_PLAYBACK_INIT") }
         do throws(SessionError) {
             let result = try object.session.interrupt()
-            report?.pointee = formi_playback(result)
+            report?.assign(result)
         } catch {
             throw ABIError(error)
         }
@@ -228,9 +230,9 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
 
 @c public func formi_session_playback(_ handle: OpaquePointer?, _ report: UnsafeMutablePointer<formi_playback>?) -> Int32 {
     onSession(handle) { object throws(ABIError) in
-        guard let report else { throw ABIError(.invalidArgument, "report is NULL") }
+        let report = try sized(report, "report", initialiser: "FORMI_PLAYBACK_INIT")
         guard object.session.role == .agentServer else { throw ABIError(.unsupported, "playback truth is the agent-server role's") }
-        report.pointee = formi_playback(object.session.playbackReport())
+        report.assign(object.session.playbackReport())
     }
 }
 
@@ -288,9 +290,18 @@ private func optionalString(_ pointer: UnsafePointer<CChar>?, default fallback: 
     Handle.release(handle, as: SessionHandle.self)
 }
 
+extension UnsafeMutablePointer<formi_playback> {
+    /// Writes the figures, leaving the caller's `size` as it was.
+    func assign(_ report: PlaybackReport) {
+        let size = pointee.size
+        pointee = formi_playback(report)
+        pointee.size = size
+    }
+}
+
 extension formi_playback {
     init(_ report: PlaybackReport) {
-        self.init(utterance: report.utterance, sent_ms: report.sentMilliseconds, confirmed_ms: report.confirmedMilliseconds,
+        self.init(size: MemoryLayout<formi_playback>.size, utterance: report.utterance, sent_ms: report.sentMilliseconds, confirmed_ms: report.confirmedMilliseconds,
                   estimated_ms: report.estimatedMilliseconds, interrupted: report.interrupted ? 1 : 0,
                   queued_ms: report.queuedMilliseconds)
     }

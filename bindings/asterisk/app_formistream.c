@@ -206,7 +206,7 @@ static int send_outputs(struct formistream *fs)
 /*! \brief Takes the session's events: CLEAR and marks are already done by the library; STOP ends the stream. */
 static void take_events(struct formistream *fs)
 {
-	formi_event event;
+	formi_event event = FORMI_EVENT_INIT;
 
 	while (formi_session_next_event(fs->session, &event) == 1) {
 		switch (event.kind) {

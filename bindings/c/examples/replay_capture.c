@@ -362,7 +362,7 @@ static void print_event(const char *where, const formi_event *e) {
 
 /* Takes and prints every waiting event; counts them by kind. Returns the number taken, or -1. */
 static long take_events(formi_session *s, const char *where, long counts[10]) {
-    formi_event e;
+    formi_event e = FORMI_EVENT_INIT;
     long taken = 0;
     int r;
     while ((r = formi_session_next_event(s, &e)) == 1) {

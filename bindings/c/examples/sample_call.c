@@ -113,7 +113,7 @@ int main(void) {
 
     double start = now();
     size_t wire = carry(pbx, agent, "pbx   ->");
-    formi_event e;
+    formi_event e = FORMI_EVENT_INIT;
     size_t heard_bytes = 0;
     int frames = 0;
     for (int offset = 0; offset + 160 <= SAMPLES; offset += 160, frames++) {
@@ -146,7 +146,7 @@ int main(void) {
         formi_session_read_audio(pbx, frame, sizeof frame, &real);
         wire += carry(pbx, agent, "pbx   ->"); /* the session's own playback marks come back */
     }
-    formi_playback played;
+    formi_playback played = FORMI_PLAYBACK_INIT;
     check("interrupt", formi_session_interrupt(agent, &played));
     wire += carry(agent, pbx, "agent ->");
     while (formi_session_next_event(agent, &e) == 1)

@@ -56,7 +56,7 @@ static void refuse_everywhere(const char *data, size_t len, const char *label) {
     for (size_t i = 0; i < 2; i++) {
         formi_provider *p = formi_provider_builtin(names[i], NULL);
         CHECK(p != NULL);
-        formi_event e;
+        formi_event e = FORMI_EVENT_INIT;
         CHECK_STATUS(formi_provider_map(p, data, len, 0, &e), FORMI_OK);
         CHECK(e.kind == FORMI_EVENT_ERROR);
         CHECK_REFUSED_FOR_SIZE(error_of(&e));
@@ -75,7 +75,7 @@ static void refuse_everywhere(const char *data, size_t len, const char *label) {
     CHECK(s != NULL);
     for (int binary = 0; binary < 2; binary++) {
         CHECK_STATUS(formi_session_receive(s, data, len, binary), FORMI_OK);
-        formi_event e;
+        formi_event e = FORMI_EVENT_INIT;
         CHECK(formi_session_next_event(s, &e) == 1 && e.kind == FORMI_EVENT_ERROR);
         CHECK_REFUSED_FOR_SIZE(error_of(&e));
     }

@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
     /* A warm provider mapping Twilio media messages. */
     memset(bytes, 0x55, sizeof bytes);
     formi_provider *twilio_provider = formi_provider_builtin("twilio", NULL);
-    formi_event event;
+    formi_event event = FORMI_EVENT_INIT;
     char media[512];
     {
         char payload[FORMI_BASE64_ENCODED_SIZE(160) + 1];

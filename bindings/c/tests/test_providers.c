@@ -13,7 +13,7 @@ static void test_twilio(void) {
     formi_provider *p = formi_provider_builtin("twilio", &status);
     CHECK(p != NULL && status == FORMI_OK);
     CHECK(strcmp(formi_provider_name(p), "twilio") == 0);
-    formi_event e;
+    formi_event e = FORMI_EVENT_INIT;
     CHECK_STATUS(MAP(p, "{\"event\":\"connected\",\"protocol\":\"Call\",\"version\":\"1.0.0\"}", &e), FORMI_OK);
     CHECK(e.kind == FORMI_EVENT_CONNECTED && text_is(e.pattern, "connected"));
     CHECK_STATUS(MAP(p, "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"streamSid\":\"MZ11\",\"start\":{\"streamSid\":\"MZ11\","
@@ -84,7 +84,7 @@ static void test_templates(void) {
                        "\"clear\":{\"detection_pattern\":{\"event\":\"flushed\"},\"extraction_map\":{}}}}}}";
     formi_provider *p = formi_provider_from_json(seed, strlen(seed), &status);
     CHECK(p != NULL && status == FORMI_OK && strcmp(formi_provider_name(p), "acme") == 0);
-    formi_event e;
+    formi_event e = FORMI_EVENT_INIT;
     CHECK_STATUS(MAP(p, "{\"event\":\"begin\",\"call\":{\"id\":\"x\"}}", &e), FORMI_OK);
     CHECK(e.kind == FORMI_EVENT_START && text_is(e.call_id, "x"));
     formi_provider_free(p);

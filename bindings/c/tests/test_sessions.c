@@ -42,7 +42,7 @@ static void role_against_role(void) {
     formi_provider_free(twilio); /* the sessions keep what they need */
 
     CHECK(pump(phone, agent) == 2);
-    formi_event event;
+    formi_event event = FORMI_EVENT_INIT;
     CHECK(formi_session_next_event(agent, &event) == 1 && event.kind == FORMI_EVENT_CONNECTED);
     CHECK(formi_session_next_event(agent, &event) == 1 && event.kind == FORMI_EVENT_START);
     CHECK(text_is(event.stream_id, "MZ42") && text_is(event.call_id, "CA42"));
@@ -69,7 +69,7 @@ static void role_against_role(void) {
     CHECK_STATUS(formi_session_send_audio(agent, agent_audio, sizeof agent_audio), FORMI_OK);
     CHECK_STATUS(formi_session_flush(agent), FORMI_OK);
     CHECK_STATUS(formi_session_send_mark(agent, "greeting"), FORMI_OK);
-    formi_playback playback;
+    formi_playback playback = FORMI_PLAYBACK_INIT;
     CHECK_STATUS(formi_session_playback(agent, &playback), FORMI_OK);
     int64_t utterance_ms = playback.queued_ms;
     CHECK(utterance_ms >= 500 && utterance_ms <= 520 && utterance_ms % 20 == 0 && playback.sent_ms == 0);
@@ -130,6 +130,26 @@ static void bad_arguments(void) {
     CHECK(formi_session_new(twilio, NULL, &status) == NULL && status == FORMI_EINVAL);
     config.local_format.sample_rate = 7000;
     CHECK(formi_session_new(twilio, &config, &status) == NULL && status == FORMI_EUNSUPPORTED);
+
+    /* The structs that may grow must say their size: one that does not is refused, nothing written. */
+    CHECK_STATUS(formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER), FORMI_OK);
+    CHECK(config.size == sizeof config);
+    config.size = 0;
+    CHECK(formi_session_new(twilio, &config, &status) == NULL && status == FORMI_EINVAL);
+    CHECK(strstr(formi_last_error(), "formi_session_config_init") != NULL);
+    CHECK_STATUS(formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER), FORMI_OK);
+    formi_session *s = formi_session_new(twilio, &config, &status);
+    CHECK(s != NULL);
+    formi_event unsized;
+    memset(&unsized, 0x55, sizeof unsized);
+    unsized.size = sizeof unsized - 1;
+    CHECK_STATUS(formi_session_next_event(s, &unsized), FORMI_EINVAL);
+    CHECK(strstr(formi_session_last_error(s), "FORMI_EVENT_INIT") != NULL && unsized.kind == 0x55555555);
+    formi_playback no_size = {0};
+    CHECK_STATUS(formi_session_playback(s, &no_size), FORMI_EINVAL);
+    formi_event sized = FORMI_EVENT_INIT;
+    CHECK(formi_session_next_event(s, &sized) == 0 && sized.size == sizeof sized);
+    formi_session_free(s);
     CHECK_STATUS(formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER), FORMI_OK);
     config.reorder_window = 1000;
     CHECK(formi_session_new(twilio, &config, &status) == NULL && status == FORMI_EINVAL);
@@ -148,9 +168,9 @@ static void bad_arguments(void) {
 
     CHECK_STATUS(formi_session_config_init(&config, FORMI_ROLE_AGENT_SERVER), FORMI_OK);
     formi_session *agent = formi_session_new(twilio, &config, &status);
-    formi_event event;
+    formi_event event = FORMI_EVENT_INIT;
     formi_message message;
-    formi_playback playback;
+    formi_playback playback = FORMI_PLAYBACK_INIT;
     CHECK_STATUS(formi_session_receive(NULL, "x", 1, 0), FORMI_EINVAL);
     CHECK_STATUS(formi_session_receive(agent, NULL, 5, 0), FORMI_EINVAL);
     CHECK_STATUS(formi_session_next_event(agent, NULL), FORMI_EINVAL);
@@ -215,7 +235,7 @@ static void audiosocket_event_cap(void) {
 
     CHECK_STATUS(formi_session_receive(s, stream, len, 1), FORMI_ELIMIT);
     CHECK(strstr(formi_session_last_error(s), "more AudioSocket frames") != NULL);
-    formi_event e;
+    formi_event e = FORMI_EVENT_INIT;
     CHECK(formi_session_next_event(s, &e) == 0);  /* nothing was consumed */
 
     size_t offset = 0, events = 0, max_waiting = 0, consumed = 0;

@@ -65,10 +65,19 @@ EVENT_TEXT_FIELDS = (
 )
 
 
-class FormiEvent(ctypes.Structure):
+class _Sized(ctypes.Structure):
+    """A struct that begins with its own size (formi.h: the structs that may grow), set when made."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.size = ctypes.sizeof(self)
+
+
+class FormiEvent(_Sized):
     """`formi_event`: one mapped provider message (views valid until the next call on the handle)."""
 
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("kind", ctypes.c_int),
         ("format", FormiFormat),
         ("audio", ctypes.c_void_p),  # const uint8_t *
@@ -80,10 +89,11 @@ class FormiEvent(ctypes.Structure):
     ] + [(name, FormiText) for name in EVENT_TEXT_FIELDS]
 
 
-class FormiSessionConfig(ctypes.Structure):
+class FormiSessionConfig(_Sized):
     """`formi_session_config`. The `char *` fields keep their Python bytes alive (ctypes holds them)."""
 
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("role", ctypes.c_int),
         ("local_format", FormiFormat),
         ("call_format", FormiFormat),
@@ -119,10 +129,11 @@ class FormiMessage(ctypes.Structure):
     ]
 
 
-class FormiPlayback(ctypes.Structure):
+class FormiPlayback(_Sized):
     """`formi_playback`: the playback figures of an utterance."""
 
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("utterance", ctypes.c_int64),
         ("sent_ms", ctypes.c_int64),
         ("confirmed_ms", ctypes.c_int64),
