@@ -255,7 +255,7 @@ def test_defaults_and_options():
     assert defaults["local_format"] == formi.Format("pcm16le", 16000, 1) and defaults["call_format"] is None
     assert defaults["max_queued_ms"] == 60000 and defaults["max_message_bytes"] == 262144
     assert defaults["reorder_window"] == 4 and defaults["early_media_frames"] == 50
-    assert defaults["mark_interval_ms"] == 200 and defaults["output_lead_ms"] == -1 and defaults["resampler_quality"] == 5
+    assert defaults["mark_interval_ms"] == 200 and defaults["output_lead_ms"] == -1 and defaults["resampler_quality"] == -1
     assert set(defaults) == set(formi.SESSION_OPTIONS)
     with formi.Session("twilio", role="telephony", local_format=formi.Format("pcm16le", 16000), call_format=("ulaw", 8000),
                        max_queued_ms=1000, max_message_bytes=4096, reorder_window=0, early_media_frames=0,
