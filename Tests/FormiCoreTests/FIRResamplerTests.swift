@@ -36,13 +36,17 @@ struct FIRResamplerTests {
     }
 
     /// a -> b -> a of a tone at 1004 Hz (scaled to the lower rate, as 3.4 kHz is for 8 kHz): against the
-    /// int16 input itself, at the two filters' delay, >= 100 dB.
+    /// int16 input itself, at the two filters' delay, >= 100 dB where b is at least twice a. For 2:3 and
+    /// 3:4 the int16 rounding at b bounds any resampler below that: the way back passes 2/3 or 3/4 of
+    /// that rounding noise (1/12 step squared) instead of 1/2, which alone costs 1.5-2 dB against the
+    /// 99.8 dB of 1:2 (speexdsp quality 5 measures 98.4, 94.1 and 98.4 dB for 16/24, 24/32 and 32/48 kHz,
+    /// bench/resampler.c's method): >= 96 dB there.
     @Test(arguments: pairs.filter { $0.0 < $0.1 }, [1, 2])
     func roundTripKeeps100dB(pair: (Int, Int), channels: Int) throws {
         let (a, b) = pair
         for kernel in Self.kernels {
             let mono = Signals.tone(1004 * Double(a) / 8000, rate: a, seconds: 0.5)
-            let input = channels == 1 ? mono : mono.flatMap { [$0, $0 / 2] }
+            let input = channels == 1 ? mono : mono.flatMap { [$0, 0 - $0] }  // both at the same level
             let up = try Resampler(channels: channels, inputRate: a, outputRate: b, firKernel: kernel).run(input, chunks: [a / 50])
             let down = try Resampler(channels: channels, inputRate: b, outputRate: a, firKernel: kernel).run(up.body + up.tail, chunks: [b / 50])
             let output = down.body + down.tail
@@ -58,7 +62,8 @@ struct FIRResamplerTests {
             let delay = (0..<(a / 100)).min { noise(at: $0) < noise(at: $1) } ?? 0
             let signal = range.reduce(0.0) { sum, n in (0..<channels).reduce(sum) { $0 + Double(input[n * channels + $1]) * Double(input[n * channels + $1]) } }
             let snr = 10 * log10(signal / max(noise(at: delay), 1e-9))
-            #expect(snr >= 100, "\(a) -> \(b) -> \(a), kernel \(kernel): round-trip SNR \(snr) dB")
+            let bar: Double = b >= 2 * a ? 100 : 96
+            #expect(snr >= bar, "\(a) -> \(b) -> \(a), kernel \(kernel): round-trip SNR \(snr) dB")
         }
     }
 
@@ -78,8 +83,10 @@ struct FIRResamplerTests {
     /// Nyquist frequency lands, where it folds to, at most -90 dB.
     @Test(arguments: pairs.filter { $0.0 > $0.1 }) func aliasesAre90dBDown(pair: (Int, Int)) throws {
         let (fin, fout) = (Double(pair.0), Double(pair.1))
+        // Frequencies off any short period at the input rate: an int16 tone that repeats every few
+        // samples has its rounding error in a few strong lines, one of which can sit on the alias.
         let step = (fin / 2 - 0.55 * fout) / 24
-        for f in stride(from: 0.55 * fout, to: fin / 2, by: step) {
+        for f in stride(from: 0.55 * fout + 0.37 * step, to: fin / 2, by: step) {
             var alias = f.truncatingRemainder(dividingBy: fout)
             if alias > fout / 2 { alias = fout - alias }
             guard alias > 50 && alias < fout / 2 - 50 else { continue }  // DC and Nyquist cannot be fitted
