@@ -3,8 +3,8 @@
 in the same run:
   inbound:  json.loads -> base64.b64decode -> audioop.ulaw2lin -> soxr.ResampleStream 8 -> 16 kHz
   outbound: soxr.ResampleStream 16 -> 8 kHz -> audioop.lin2ulaw -> base64.b64encode -> json.dumps
-pipecat streams with soxr quality "VHQ"; an "HQ" row is printed too, and libformi at speex quality 3
-(speex's VoIP setting) beside its default 5. Rounds alternate between the two;
+pipecat streams with soxr quality "VHQ"; an "HQ" row is printed too, and libformi with speexdsp at
+quality 5 (the default before libformi's own FIR) and 3 (speex's VoIP setting) beside its default. Rounds alternate between the two;
 medians and ratios are printed, and how many calls (both directions) one core carries.
 
 usage: python3 bench/session.py build/bench-session
@@ -62,16 +62,19 @@ def python_outbound(n, quality):
     return n / (time.perf_counter() - start)
 
 
-def ours(binary, mode, quality=5):
+def ours(binary, mode, quality=-1):
     out = subprocess.run([binary, mode, str(FRAMES), str(quality)], capture_output=True, text=True, check=True).stdout
     return float(out.split()[0])
 
 
 def main():
     binary = sys.argv[1]
-    results = {key: [] for key in ("in", "out", "in_q3", "out_q3", "py_in", "py_out", "py_in_hq", "py_out_hq")}
+    results = {key: [] for key in ("in", "out", "in_q5", "out_q5", "in_q3", "out_q3", "py_in", "py_out", "py_in_hq",
+                                   "py_out_hq")}
     for _ in range(ROUNDS):
         results["in"].append(ours(binary, "inbound"))
+        results["in_q5"].append(ours(binary, "inbound", 5))
+        results["out_q5"].append(ours(binary, "outbound", 5))
         results["in_q3"].append(ours(binary, "inbound", 3))
         results["out_q3"].append(ours(binary, "outbound", 3))
         results["py_in"].append(python_inbound(PY_FRAMES, "VHQ"))
@@ -84,8 +87,9 @@ def main():
     print(f"  {'':34} {'inbound':>9} {'outbound':>9} {'both':>9} {'calls/core':>10}")
     def row(name, a, b):
         print(f"  {name:34} {a:9.0f} {b:9.0f} {a + b:9.0f} {20e6 / (a + b):10.0f}")
-    row("libformi session (C ABI)", ns["in"], ns["out"])
-    row("libformi, resampler quality 3 (VoIP)", ns["in_q3"], ns["out_q3"])
+    row("libformi session (C ABI, own FIR)", ns["in"], ns["out"])
+    row("libformi, speexdsp quality 5", ns["in_q5"], ns["out_q5"])
+    row("libformi, speexdsp quality 3 (VoIP)", ns["in_q3"], ns["out_q3"])
     row("Python, pipecat's way (soxr VHQ)", ns["py_in"], ns["py_out"])
     row("Python, pipecat's way (soxr HQ)", ns["py_in_hq"], ns["py_out_hq"])
     print(f"  ratio vs VHQ: inbound {ns['py_in'] / ns['in']:.1f}x, outbound {ns['py_out'] / ns['out']:.1f}x, "
