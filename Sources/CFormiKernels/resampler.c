@@ -23,7 +23,13 @@ const fk_fir_filter *fk_fir_find(int in_rate, int out_rate) {
 }
 
 size_t fk_fir_row_floats(const fk_fir_filter *filter) {
-    return ((size_t)filter->taps - 1 + FK_FIR_BLOCK + 7) / 8 * 8;
+    /* taps - 1 kept frames, a block, and 8 more that doubling's last lanes may read (and drop). */
+    return ((size_t)filter->taps - 1 + FK_FIR_BLOCK + 8 + 7) / 8 * 8;
+}
+
+size_t fk_fir_state_floats(const fk_fir_filter *filter, int channels) {
+    size_t spread = filter->up == 2 && filter->down == 1 ? 2 * (size_t)filter->taps * 8 : 0;
+    return (size_t)channels * fk_fir_row_floats(filter) + spread;
 }
 
 static int kernel_supported(int kernel) {
@@ -43,6 +49,13 @@ int fk_fir_init(fk_fir_state *state, const fk_fir_filter *filter, float *history
     state->stride = fk_fir_row_floats(filter);
     state->channels = channels;
     state->kernel = kernel;
+    memset(history, 0, sizeof(float) * fk_fir_state_floats(filter, channels));
+    state->spread = NULL;
+    if (kernel == 2 && filter->up == 2 && filter->down == 1) {
+        state->spread = history + (size_t)channels * state->stride;
+        for (size_t i = 0; i < 2 * (size_t)filter->taps; i++)
+            for (int lane = 0; lane < 8; lane++) state->spread[i * 8 + (size_t)lane] = filter->coefs[i];
+    }
     for (int k = 0; k < filter->up; k++) {
         state->phase[k] = (uint8_t)(k * filter->down % filter->up);
         state->step[k] = (uint8_t)((k + 1) * filter->down / filter->up - k * filter->down / filter->up);
@@ -73,9 +86,8 @@ void fk_fir_reset(fk_fir_state *state) {
 /* ---- inner products: four outputs at once ----
  * Each kernel computes outputs r[j] = sum_t x_j[t] * h_j[t] for the four windows x_j and phases h_j of
  * the next group, reduces the four sums together and converts them with rounding and saturation.
- * Two shapes recur and get their own loops: decimation (up == 1), where the four outputs share one
- * phase, so each coefficient vector is loaded once for four products; and doubling (up 2, down 1), where
- * outputs come in pairs over one window, so each input vector is loaded once for two. */
+ * Decimation (up == 1) gets its own loop: the four outputs share one phase, so each coefficient vector
+ * is loaded once for four products. Doubling (up 2, down 1) with AVX2 goes the other way round (below). */
 
 static inline int16_t to_int16(float v) {
     long r = lrintf(v);
@@ -84,7 +96,6 @@ static inline int16_t to_int16(float v) {
 
 #define FK_GENERIC 0
 #define FK_SHARED_PHASE 1
-#define FK_SHARED_WINDOW 2
 
 static inline void dot4_c(const float *x0, const float *x1, const float *x2, const float *x3, const float *h0,
                           const float *h1, const float *h2, const float *h3, size_t taps, int16_t *r) {
@@ -153,31 +164,13 @@ void dot4_avx2_shared_phase(const float *x0, const float *x1, const float *x2, c
     finish_avx2(a0, a1, a2, a3, r);
 }
 
-/* Doubling: outputs 0 and 1 share window x0, outputs 2 and 3 window x2. */
-static inline __attribute__((always_inline, target("avx2,fma")))
-void dot4_avx2_shared_window(const float *x0, const float *x1, const float *x2, const float *x3, const float *h0,
-                             const float *h1, const float *h2, const float *h3, size_t taps, int16_t *r) {
-    (void)x1, (void)x3;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    _Pragma("GCC unroll 12")
-    for (size_t t = 0; t < taps; t += 8) {
-        __m256 u = _mm256_loadu_ps(x0 + t), v = _mm256_loadu_ps(x2 + t);
-        a0 = _mm256_fmadd_ps(u, _mm256_load_ps(h0 + t), a0);
-        a1 = _mm256_fmadd_ps(u, _mm256_load_ps(h1 + t), a1);
-        a2 = _mm256_fmadd_ps(v, _mm256_load_ps(h2 + t), a2);
-        a3 = _mm256_fmadd_ps(v, _mm256_load_ps(h3 + t), a3);
-    }
-    finish_avx2(a0, a1, a2, a3, r);
-}
 #endif
 
 /* The group's four windows (relative to the row at `next`) and phases, by shape. */
 #define FK_GROUP(SHAPE)                                                                                         \
     size_t e0, e1, e2, e3;                                                                                       \
     const float *h0, *h1, *h2, *h3;                                                                              \
-    if (SHAPE == FK_SHARED_WINDOW) {                                                                             \
-        e0 = 0, e1 = 0, e2 = 1, e3 = 1, h0 = coefs, h1 = coefs + taps, h2 = h0, h3 = h1;                          \
-    } else if (SHAPE == FK_SHARED_PHASE) {                                                                       \
+    if (SHAPE == FK_SHARED_PHASE) {                                                                       \
         e0 = 0, e1 = down, e2 = 2 * down, e3 = 3 * down, h0 = h1 = h2 = h3 = coefs;                               \
     } else {                                                                                                     \
         const uint8_t *end = s->group_end[cycle], *phase = s->group_phase[cycle];                               \
@@ -211,8 +204,7 @@ void dot4_avx2_shared_window(const float *x0, const float *x1, const float *x2, 
             }                                                                                                    \
         }                                                                                                        \
         written += 4;                                                                                            \
-        if (SHAPE == FK_SHARED_WINDOW) next += 2;                                                                \
-        else if (SHAPE == FK_SHARED_PHASE) next += 4 * down;                                                     \
+        if (SHAPE == FK_SHARED_PHASE) next += 4 * down;                                                     \
         else next += s->group_step[cycle], cycle = s->group_cycle[cycle];                                        \
     }                                                                                                            \
     while (written < limit && next < held) {                                                                     \
@@ -246,11 +238,59 @@ FK_AVX2 static size_t emit_avx2_decimate(fk_fir_state *s, int16_t *out, size_t l
 FK_AVX2 static size_t emit_avx2_decimate_96(fk_fir_state *s, int16_t *out, size_t limit) {
     FK_EMIT_BODY(dot4_avx2_shared_phase, FK_SHARED_PHASE, 96)
 }
-FK_AVX2 static size_t emit_avx2_double_48(fk_fir_state *s, int16_t *out, size_t limit) {
-    FK_EMIT_BODY(dot4_avx2_shared_window, FK_SHARED_WINDOW, 48)
+#endif
+
+#if FK_X86
+/* Doubling, the other way round: eight consecutive windows in the lanes of one vector, each input vector
+ * loaded once for both phases against coefficients spread across the lanes, then the two phases'
+ * outputs interleaved. Every output, whichever lane it falls in, is the same sequence of FMAs over its
+ * taps, so a partial block at the end of a chunk gives the same samples as a whole one. */
+static inline __attribute__((always_inline, target("avx2,fma")))
+size_t double_spread_avx2(fk_fir_state *s, int16_t *out, size_t limit, const size_t taps) {
+    size_t next = s->next, held = s->held, written = 0;
+    const size_t stride = s->stride, channels = (size_t)s->channels;
+    const float *spread0 = s->spread, *spread1 = s->spread + taps * 8;
+    while (next < held && limit - written >= 2) {
+        size_t count = held - next < 8 ? held - next : 8;
+        if (count > (limit - written) / 2) count = (limit - written) / 2;
+        const float *x = s->history + next + 1 - taps;
+        for (size_t c = 0; c < channels; c++, x += stride) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+            size_t t = 0;
+            _Pragma("GCC unroll 24")
+            for (; t + 2 <= taps; t += 2) {  /* two chains per phase for latency */
+                __m256 u = _mm256_loadu_ps(x + t), v = _mm256_loadu_ps(x + t + 1);
+                a0 = _mm256_fmadd_ps(u, _mm256_load_ps(spread0 + t * 8), a0);
+                a1 = _mm256_fmadd_ps(u, _mm256_load_ps(spread1 + t * 8), a1);
+                b0 = _mm256_fmadd_ps(v, _mm256_load_ps(spread0 + t * 8 + 8), b0);
+                b1 = _mm256_fmadd_ps(v, _mm256_load_ps(spread1 + t * 8 + 8), b1);
+            }
+            a0 = _mm256_add_ps(a0, b0);
+            a1 = _mm256_add_ps(a1, b1);
+            __m256 lo = _mm256_unpacklo_ps(a0, a1), hi = _mm256_unpackhi_ps(a0, a1);
+            __m256i first = _mm256_cvtps_epi32(_mm256_permute2f128_ps(lo, hi, 0x20));
+            __m256i second = _mm256_cvtps_epi32(_mm256_permute2f128_ps(lo, hi, 0x31));
+            __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(first, second), 0xD8);
+            if (channels == 1 && count == 8) {
+                _mm256_storeu_si256((__m256i *)(void *)(out + written), packed);
+            } else {
+                int16_t r[16];
+                _mm256_storeu_si256((__m256i *)(void *)r, packed);
+                for (size_t j = 0; j < 2 * count; j++) out[(written + j) * channels + c] = r[j];
+            }
+        }
+        written += 2 * count;
+        next += count;
+    }
+    s->next = next;
+    /* A drain that ends between a window's two outputs: the last one alone (then it resets). */
+    if (written < limit && next < held) written += emit_avx2(s, out + written * channels, limit - written);
+    return written;
 }
-FK_AVX2 static size_t emit_avx2_double(fk_fir_state *s, int16_t *out, size_t limit) {
-    FK_EMIT_BODY(dot4_avx2_shared_window, FK_SHARED_WINDOW, (size_t)f->taps)
+
+FK_AVX2 static size_t emit_avx2_spread_48(fk_fir_state *s, int16_t *out, size_t limit) { return double_spread_avx2(s, out, limit, 48); }
+FK_AVX2 static size_t emit_avx2_spread(fk_fir_state *s, int16_t *out, size_t limit) {
+    return double_spread_avx2(s, out, limit, (size_t)s->filter->taps);
 }
 #endif
 
@@ -260,8 +300,8 @@ static size_t emit(fk_fir_state *s, int16_t *out, size_t limit) {
         int taps = s->filter->taps;
         if (s->filter->up == 1) return taps == 96 ? emit_avx2_decimate_96(s, out, limit) : emit_avx2_decimate(s, out, limit);
         /* Doubling's groups start on phase 0 (a drain may stop between the two outputs of a window). */
-        if (s->filter->up == 2 && s->filter->down == 1 && s->cycle == 0)
-            return taps == 48 ? emit_avx2_double_48(s, out, limit) : emit_avx2_double(s, out, limit);
+        if (s->spread != NULL && s->cycle == 0)
+            return taps == 48 ? emit_avx2_spread_48(s, out, limit) : emit_avx2_spread(s, out, limit);
         switch (taps) {
         case 48: return emit_avx2_48(s, out, limit);
         case 56: return emit_avx2_56(s, out, limit);

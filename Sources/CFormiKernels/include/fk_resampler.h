@@ -40,13 +40,18 @@ typedef struct fk_fir_state {
     /* The same for a group of four outputs starting at each place: their windows' ends relative to
      * `next`, their phases, how far `next` moves and the place after them. */
     uint8_t group_end[8][4], group_phase[8][4], group_step[8], group_cycle[8];
+    /* Doubling with AVX2: each coefficient of the two phases repeated 8 times (NULL otherwise). */
+    float *spread;
 } fk_fir_state;
 
-/* Floats per history row for `filter` (a multiple of 8): the state needs channels * this. */
+/* Floats per history row for `filter` (a multiple of 8). */
 size_t fk_fir_row_floats(const fk_fir_filter *filter);
 
-/* Sets up `state` over `history` (channels * fk_fir_row_floats floats, 32-byte aligned), channels 1 or
- * 2. kernel 0 chooses the fastest this CPU has; 1, 2 or 3 asks for one. Returns 0, or -1 if the CPU
+/* Floats the state needs for `channels` channels: the rows, and room for spread coefficients. */
+size_t fk_fir_state_floats(const fk_fir_filter *filter, int channels);
+
+/* Sets up `state` over `history` (fk_fir_state_floats floats, 32-byte aligned), channels 1 or 2.
+ * kernel 0 chooses the fastest this CPU has; 1, 2 or 3 asks for one. Returns 0, or -1 if the CPU
  * lacks the kernel asked for (state untouched). */
 int fk_fir_init(fk_fir_state *state, const fk_fir_filter *filter, float *history, int channels, int kernel);
 

@@ -57,7 +57,7 @@ public final class Resampler {
         if quality == Self.defaultQuality, let filter = fk_fir_find(Int32(inputRate), Int32(outputRate)) {
             let state = UnsafeMutablePointer<fk_fir_state>.allocate(capacity: 1)
             let history = UnsafeMutableRawPointer.allocate(
-                byteCount: channels &* fk_fir_row_floats(filter) &* MemoryLayout<Float>.stride, alignment: 32
+                byteCount: fk_fir_state_floats(filter, Int32(channels)) &* MemoryLayout<Float>.stride, alignment: 32
             )
             guard fk_fir_init(state, filter, history.assumingMemoryBound(to: Float.self), Int32(channels), Int32(clamping: firKernel)) == 0 else {
                 state.deallocate()
