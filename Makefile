@@ -136,6 +136,7 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	python3 bench/session.py $(BUILD)/bench-session
+	python3 bench/session.py $(BUILD)/bench-session --instructions
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/flow.c -o $(BUILD)/bench-flow \
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
