@@ -34,7 +34,8 @@ def _grow(call: Callable[[Any, int, Any], int], size: int, numpy_dtype: Any, uni
 
 
 class Resampler(Handle):
-    """A streaming sample-rate converter for interleaved 16-bit pcm (libspeexdsp).
+    """A streaming sample-rate converter for interleaved 16-bit pcm: libformi's own polyphase FIR for
+    8/16/24/32/48 kHz at the default `quality` (-1), libspeexdsp for other rates or `quality` 0...10.
 
     State carries across calls: any chunking of a signal gives the same samples. The filter's delay is
     in the output (`latency` frames); `drain()` writes the tail and resets. Equal rates pass through
