@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Designs the polyphase FIR filters of libformi's own resampler and writes them as C data.
 
-usage: python3 scripts/design_resampler.py > Sources/CFormiKernels/resampler_filters.c
+usage: make resampler-filters   (or: python3 scripts/design_resampler.py > Sources/CFormiKernels/resampler_filters.c)
 (needs numpy and scipy: only for running this script, never at build or test time)
 
 One linear-phase low-pass prototype per pair of rates among 8, 16, 24, 32 and 48 kHz, at the rate both
