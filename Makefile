@@ -31,7 +31,7 @@ C_TESTS := test_basics test_codecs test_bad_input test_input_limits test_resampl
 PYTHON      ?= python3
 PY_VENV     := $(BUILD)/python-venv
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -197,6 +197,7 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	python3 bench/session.py $(BUILD)/bench-session
+	python3 bench/session.py $(BUILD)/bench-session --instructions
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/flow.c -o $(BUILD)/bench-flow \
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
@@ -218,6 +219,14 @@ fuzz:
 	        $(BUILD)/fuzz/$$t fuzz/corpus/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
 	    test $${PIPESTATUS[0]} -eq 0; \
 	done
+
+# Regenerates the resampler's filters (checked in; not needed to build or test): numpy and scipy go into
+# a virtualenv of their own under build/, used for nothing else.
+resampler-filters:
+	@$(BUILD)/design-venv/bin/python -c 'import scipy' 2>/dev/null || \
+	    { $(PYTHON) -m venv --clear $(BUILD)/design-venv && \
+	      $(BUILD)/design-venv/bin/python -m pip install --quiet --disable-pip-version-check numpy scipy; }
+	$(BUILD)/design-venv/bin/python scripts/design_resampler.py > Sources/CFormiKernels/resampler_filters.c
 
 clean:
 	rm -rf $(BUILD) .build .build-fuzz

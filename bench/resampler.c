@@ -125,6 +125,34 @@ static void throughput(int in_rate, int out_rate, int quality) {
     free(out);
 }
 
+/* The own FIR (the default) beside raw speexdsp quality 5 and soxr HQ. */
+static void throughput_fir(int in_rate, int out_rate) {
+    size_t n = (size_t)in_rate * SECONDS;
+    int16_t *in = speech(in_rate, SECONDS), *out = malloc(sizeof *out * (n * 6 + 64));
+    double rate[3][ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        formi_resampler *f = formi_resampler_new(1, in_rate, out_rate, FORMI_RESAMPLER_QUALITY_DEFAULT, NULL);
+        SpeexResamplerState *s = speex_resampler_init(1, (spx_uint32_t)in_rate, (spx_uint32_t)out_rate, 5, NULL);
+        soxr_t x = new_soxr(in_rate, out_rate);
+        double t = now();
+        run_formi(f, in, n, in_rate, out);
+        rate[0][r] = n / (now() - t) / 1e6;
+        t = now();
+        run_speex(s, in, n, in_rate, out);
+        rate[1][r] = n / (now() - t) / 1e6;
+        t = now();
+        run_soxr(x, in, n, in_rate, out);
+        rate[2][r] = n / (now() - t) / 1e6;
+        formi_resampler_free(f);
+        speex_resampler_destroy(s);
+        soxr_delete(x);
+    }
+    double a = median(rate[0], ROUNDS), b = median(rate[1], ROUNDS), c = median(rate[2], ROUNDS);
+    printf("  %5d -> %5d  %8.1f  %8.1f  %6.1fx  %8.1f\n", in_rate, out_rate, a, b, a / b, c);
+    free(in);
+    free(out);
+}
+
 /* ---- quality: least-squares fit of a tone (amplitude, phase and DC free) ---- */
 
 static double fit_amplitude(const int16_t *s, int n, double freq, int rate) {
@@ -186,9 +214,17 @@ static void quality_row(const char *name, int kind, int quality) {
     nd = convert(kind, quality, in, 16000, 16000, 8000, down);
     double alias = 20 * log10(fit_amplitude(down + 1000, 6000, 3800, 8000) / 16384);
     free(in);
+    in = tone(4400, 16000, 16000);  /* the own FIR's stopband edge (it keeps 3.8 kHz, so 4.2 kHz mirrors it) */
+    nd = convert(kind, quality, in, 16000, 16000, 8000, down);
+    double alias44 = 20 * log10(fit_amplitude(down + 1000, 6000, 3600, 8000) / 16384);
+    free(in);
     in = tone(3400, 16000, 16000);
     nd = convert(kind, quality, in, 16000, 16000, 8000, down);
     double gain = 20 * log10(fit_amplitude(down + 1000, 6000, 3400, 8000) / 16384);
+    free(in);
+    in = tone(3800, 16000, 16000);
+    nd = convert(kind, quality, in, 16000, 16000, 8000, down);
+    double edge = 20 * log10(fit_amplitude(down + 1000, 6000, 3800, 8000) / 16384);
     /* Held back: output missing after 1 s fed as 20 ms frames, before the end-of-stream flush. */
     free(in);
     in = tone(1000, 16000, 16000);
@@ -202,11 +238,13 @@ static void quality_row(const char *name, int kind, int quality) {
         streamed = run_soxr(x, in, 16000, 16000, down);
         soxr_delete(x);
     }
-    char snr_text[16], alias_text[16];
+    char snr_text[16], alias_text[16], alias44_text[16];
     /* A round trip with no error at all is bit-exact; a leak that rounds to nothing is below int16's floor. */
     snprintf(snr_text, sizeof snr_text, isinf(snr) ? "exact" : "%.1f", snr);
     snprintf(alias_text, sizeof alias_text, isinf(alias) ? "< -96" : "%.1f", alias);
-    printf("  %-16s %9s  %9s  %9.2f  %14.1f\n", name, snr_text, alias_text, gain, (8000.0 - (double)streamed) / 8.0);
+    snprintf(alias44_text, sizeof alias44_text, isinf(alias44) ? "< -96" : "%.1f", alias44);
+    printf("  %-16s %9s  %9s  %9s  %9.2f  %9.2f  %14.1f\n", name, snr_text, alias_text, alias44_text, gain, edge,
+           (8000.0 - (double)streamed) / 8.0);
     free(in);
     free(up);
     free(down);
@@ -244,12 +282,12 @@ static void frame_path(void) {
     free(ulaw);
 }
 
-/* `--one formi|speex|none Q IN OUT`: only that contender (none: just the test signal, the baseline to
- * subtract), for instruction counts under callgrind. */
-static int run_one(char **argv) {
-    int quality = atoi(argv[3]), in_rate = atoi(argv[4]), out_rate = atoi(argv[5]);
-    size_t n = (size_t)in_rate * 2;
-    int16_t *in = speech(in_rate, 2), *out = malloc(sizeof *out * (n * 6 + 64));
+/* `--one formi|speex|none Q IN OUT [SECONDS]`: only that contender (none: just the test signal, the
+ * baseline to subtract) over SECONDS (default 2) of audio, for instruction counts under callgrind. */
+static int run_one(int argc, char **argv) {
+    int quality = atoi(argv[3]), in_rate = atoi(argv[4]), out_rate = atoi(argv[5]), seconds = argc > 6 ? atoi(argv[6]) : 2;
+    size_t n = (size_t)in_rate * (size_t)seconds;
+    int16_t *in = speech(in_rate, seconds), *out = malloc(sizeof *out * (n * 6 + 64));
     if (strcmp(argv[2], "formi") == 0) {
         formi_resampler *f = formi_resampler_new(1, in_rate, out_rate, quality, NULL);
         run_formi(f, in, n, in_rate, out);
@@ -265,7 +303,7 @@ static int run_one(char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 6 && strcmp(argv[1], "--one") == 0) return run_one(argv);
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "--one") == 0) return run_one(argc, argv);
     printf("resampler throughput: input M samples/s, mono int16, %d s fed as 20 ms frames, median of %d rounds\n",
            SECONDS, ROUNDS);
     printf("  (timings move with where the heap puts speexdsp's buffers, up to 1.7x for raw speexdsp alone;\n"
@@ -276,15 +314,25 @@ int main(int argc, char **argv) {
     for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++)
         for (size_t q = 0; q < sizeof qualities / sizeof qualities[0]; q++) throughput(pairs[p][0], pairs[p][1], qualities[q]);
 
+    printf("\nlibformi's own FIR (the default) beside speexdsp quality 5 and soxr HQ: input M samples/s, the same way\n");
+    printf("  %-14s  %8s  %8s  %7s  %8s\n", "rates", "own FIR", "speex Q5", "ratio", "soxr HQ");
+    int fir_pairs[][2] = {{8000, 16000}, {16000, 8000}, {8000, 24000}, {24000, 8000}, {16000, 24000}, {24000, 16000},
+                          {8000, 48000}, {48000, 8000}, {16000, 48000}, {48000, 16000}};
+    for (size_t p = 0; p < sizeof fir_pairs / sizeof fir_pairs[0]; p++) throughput_fir(fir_pairs[p][0], fir_pairs[p][1]);
+
     printf("\nquality on tones at half full scale, 20 ms frames (dB; held back: ms of output still inside after 1 s)\n");
-    printf("  %-16s %9s  %9s  %9s  %14s\n", "resampler", "8-16-8 SNR", "alias 4.2k", "gain 3.4k", "held back ms");
+    printf("  %-16s %9s  %9s  %9s  %9s  %9s  %14s\n", "resampler", "8-16-8 SNR", "alias 4.2k", "alias 4.4k", "gain 3.4k",
+           "gain 3.8k", "held back ms");
     char name[32];
+    quality_row("libformi FIR*", 0, FORMI_RESAMPLER_QUALITY_DEFAULT);
     for (int q = 3; q <= 10; q += (q < 5 ? 1 : (q < 8 ? 3 : 2))) {
         snprintf(name, sizeof name, "libformi Q%d%s", q, q == FORMI_RESAMPLER_QUALITY_DEFAULT ? "*" : "");
         quality_row(name, 0, q);
     }
     quality_row("soxr HQ", 1, 0);
-    printf("  (* the default; the tests require SNR >= 100, alias <= -90, |gain| <= 0.5)\n");
+    printf("  (* the default: libformi's own FIR; Q: speexdsp at that quality. The tests require SNR >= 100,\n"
+           "   |gain 3.4k| <= 0.5 and alias 4.2k <= -90 of speexdsp; of the own FIR |gain 3.4k| <= 0.1,\n"
+           "   gain 3.8k >= -3 and every tone from 4.4 kHz up <= -90: keeping 3.8 kHz, it mirrors 4.2 kHz onto it)\n");
 
     printf("\ntranscoder frame path (libformi C ABI), median of %d rounds\n", ROUNDS);
     frame_path();

@@ -3,11 +3,14 @@
 in the same run:
   inbound:  json.loads -> base64.b64decode -> audioop.ulaw2lin -> soxr.ResampleStream 8 -> 16 kHz
   outbound: soxr.ResampleStream 16 -> 8 kHz -> audioop.lin2ulaw -> base64.b64encode -> json.dumps
-pipecat streams with soxr quality "VHQ"; an "HQ" row is printed too, and libformi at speex quality 3
-(speex's VoIP setting) beside its default 5. Rounds alternate between the two;
+pipecat streams with soxr quality "VHQ"; an "HQ" row is printed too, and libformi with speexdsp at
+quality 5 (the default before libformi's own FIR) and 3 (speex's VoIP setting) beside its default. Rounds alternate between the two;
 medians and ratios are printed, and how many calls (both directions) one core carries.
 
-usage: python3 bench/session.py build/bench-session
+With --instructions, both sides run under valgrind --tool=callgrind instead, for N and 2N frames, and the
+difference gives instructions per frame: a repeatable count where the clock is noisy.
+
+usage: python3 bench/session.py build/bench-session [--instructions]
 """
 import warnings
 
@@ -15,9 +18,12 @@ warnings.simplefilter("ignore", DeprecationWarning)
 import audioop  # noqa: E402 (deprecated in 3.11, which pipecat still runs on)
 import base64
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -62,16 +68,55 @@ def python_outbound(n, quality):
     return n / (time.perf_counter() - start)
 
 
-def ours(binary, mode, quality=5):
+def ours(binary, mode, quality=-1):
     out = subprocess.run([binary, mode, str(FRAMES), str(quality)], capture_output=True, text=True, check=True).stdout
     return float(out.split()[0])
 
 
+def instructions(command):
+    """Instructions callgrind counts for `command`."""
+    with tempfile.TemporaryDirectory() as work:
+        result = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/out"] + command,
+                                capture_output=True, text=True, check=True)
+    return int(re.search(r"Collected : (\d+)", result.stderr).group(1))
+
+
+def per_frame(command, n):
+    return (instructions(command(2 * n)) - instructions(command(n))) / n
+
+
+def count_instructions(binary):
+    print("agent-server frame path, instructions per Twilio 20 ms frame (callgrind, 2N - N frames)")
+    print(f"  {'':34} {'inbound':>9} {'outbound':>9}")
+    counts = {}
+    for name, quality in (("libformi session (C ABI, own FIR)", -1), ("libformi, speexdsp quality 5", 5)):
+        counts[name] = [per_frame(lambda n: [binary, mode, str(n), str(quality)], 1000) for mode in ("inbound", "outbound")]
+    for name, quality in (("Python, pipecat's way (soxr VHQ)", "VHQ"), ("Python, pipecat's way (soxr HQ)", "HQ")):
+        counts[name] = [per_frame(lambda n: [sys.executable, os.path.abspath(__file__), "--python-run", mode, quality, str(n)], 500)
+                        for mode in ("inbound", "outbound")]
+    for name, (a, b) in counts.items():
+        print(f"  {name:34} {a:9.0f} {b:9.0f}")
+    ours = counts["libformi session (C ABI, own FIR)"]
+    for name in ("Python, pipecat's way (soxr VHQ)", "Python, pipecat's way (soxr HQ)"):
+        theirs = counts[name]
+        print(f"  ratio vs {name[-4:-1].strip()}: inbound {theirs[0] / ours[0]:.1f}x fewer, outbound {theirs[1] / ours[1]:.1f}x fewer")
+
+
 def main():
+    if sys.argv[1] == "--python-run":
+        mode, quality, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        (python_inbound if mode == "inbound" else python_outbound)(n, quality)
+        return
     binary = sys.argv[1]
-    results = {key: [] for key in ("in", "out", "in_q3", "out_q3", "py_in", "py_out", "py_in_hq", "py_out_hq")}
+    if "--instructions" in sys.argv[2:]:
+        count_instructions(binary)
+        return
+    results = {key: [] for key in ("in", "out", "in_q5", "out_q5", "in_q3", "out_q3", "py_in", "py_out", "py_in_hq",
+                                   "py_out_hq")}
     for _ in range(ROUNDS):
         results["in"].append(ours(binary, "inbound"))
+        results["in_q5"].append(ours(binary, "inbound", 5))
+        results["out_q5"].append(ours(binary, "outbound", 5))
         results["in_q3"].append(ours(binary, "inbound", 3))
         results["out_q3"].append(ours(binary, "outbound", 3))
         results["py_in"].append(python_inbound(PY_FRAMES, "VHQ"))
@@ -84,8 +129,9 @@ def main():
     print(f"  {'':34} {'inbound':>9} {'outbound':>9} {'both':>9} {'calls/core':>10}")
     def row(name, a, b):
         print(f"  {name:34} {a:9.0f} {b:9.0f} {a + b:9.0f} {20e6 / (a + b):10.0f}")
-    row("libformi session (C ABI)", ns["in"], ns["out"])
-    row("libformi, resampler quality 3 (VoIP)", ns["in_q3"], ns["out_q3"])
+    row("libformi session (C ABI, own FIR)", ns["in"], ns["out"])
+    row("libformi, speexdsp quality 5", ns["in_q5"], ns["out_q5"])
+    row("libformi, speexdsp quality 3 (VoIP)", ns["in_q3"], ns["out_q3"])
     row("Python, pipecat's way (soxr VHQ)", ns["py_in"], ns["py_out"])
     row("Python, pipecat's way (soxr HQ)", ns["py_in_hq"], ns["py_out_hq"])
     print(f"  ratio vs VHQ: inbound {ns['py_in'] / ns['in']:.1f}x, outbound {ns['py_out'] / ns['out']:.1f}x, "

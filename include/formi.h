@@ -197,22 +197,29 @@ typedef struct formi_format {
     int channels;
 } formi_format;
 
-/* ---- Resampler (libspeexdsp) ---------------------------------------------------------------------
+/* ---- Resampler -----------------------------------------------------------------------------------
  * A streaming sample-rate converter for interleaved pcm. State carries across calls: a signal fed in one
  * call or in any chunking gives the same samples, and it never resets itself (not on silence either).
  * Output is never held back while the filter fills: the filter's delay is in the signal, as
  * formi_resampler_latency() frames. Equal rates are an exact pass-through with no delay.
- * Memory: about 20 KB per resampler at the default quality, allocated at creation.
+ *
+ * Two engines, chosen by `quality`:
+ *  - FORMI_RESAMPLER_QUALITY_DEFAULT (-1): libformi's own polyphase FIR for every pair of 8, 16, 24, 32 and
+ *    48 kHz (SIMD, AVX2 where the CPU has it): flat (+-0.001 dB) to 0.425 of the lower rate (3.4 kHz at
+ *    8 kHz), 2.6 dB down at 0.475 (3.8 kHz), aliases and images 94+ dB down from 0.55 (4.4 kHz), at most
+ *    3 ms of delay; under 8 KB. Any other pair (11.025, 12, 22.05, 44.1 kHz) uses speexdsp at quality 5.
+ *  - 0...10: libspeexdsp at that quality (its scale) for every pair. Quality 5: flat to 3.4 kHz, 16k->8k
+ *    aliases 90+ dB down, 3.8 kHz 18 dB down, 5 ms delay; about 20 KB.
  */
 
-/** Quality 0...10 (speexdsp's scale). The default, 5: flat to 3.4 kHz, 16k->8k aliases 90+ dB down, 5 ms delay. */
-#define FORMI_RESAMPLER_QUALITY_DEFAULT 5
+/** The default: libformi's own FIR where it has one, speexdsp quality 5 elsewhere. 0...10 selects speexdsp. */
+#define FORMI_RESAMPLER_QUALITY_DEFAULT (-1)
 
 FORMI_HANDLE(formi_resampler);
 
 /**
  * A resampler for `channels` (1 or 2) from `in_rate` to `out_rate` Hz (rates as for formi_format).
- * Errors in *status: FORMI_EUNSUPPORTED (rate or channels), FORMI_EINVAL (quality outside 0...10),
+ * Errors in *status: FORMI_EUNSUPPORTED (rate or channels), FORMI_EINVAL (quality outside -1...10),
  * FORMI_ENOMEM.
  * The result is freed with formi_resampler_free(); NULL is a no-op there.
  */
@@ -260,7 +267,7 @@ void formi_resampler_free(formi_resampler *r);
 FORMI_HANDLE(formi_transcoder);
 
 /**
- * Errors in *status: FORMI_EINVAL (NULL format, quality outside 0...10, `frame_bytes` not a multiple of
+ * Errors in *status: FORMI_EINVAL (NULL format, quality outside -1...10, `frame_bytes` not a multiple of
  * the output's bytes per frame or above 1 MiB), FORMI_EUNSUPPORTED (encoding, rate or channels), FORMI_ENOMEM.
  * The result is freed with formi_transcoder_free(); NULL is a no-op there.
  */
@@ -454,7 +461,7 @@ typedef struct formi_session_config {
                                           template's rule (60 ms where the provider plays frames as they come,
                                           as AudioSocket does; unlimited where it buffers). 0 ... 3600000, or -1;
                                           anything else is FORMI_EINVAL. */
-    int32_t resampler_quality;       /**< 0 ... 10. */
+    int32_t resampler_quality;       /**< -1 ... 10, as for formi_resampler_new. */
     /* Telephony role: the call announced in the provider's start message. NULL = empty. */
     const char *stream_id;
     const char *call_id;             /**< AudioSocket: a UUID. */

@@ -66,7 +66,7 @@ func fuzzTranscoder(_ data: UnsafeRawBufferPointer) {
         AudioFormat(encoding: reader.pick(Encoding.allCases), sampleRate: reader.pick(SampleRate.supported), channels: reader.byte() % 2 + 1)
     }
     let from = format(), to = format()
-    let quality = reader.byte() % 11
+    let quality = reader.byte() % 12 - 1  // -1, the own FIR where it has the rates; 0...10 speexdsp
     let frameBytes = reader.byte() % 4 * 160 * to.bytesPerFrame
     let chunkSeeds = (0..<8).map { _ in reader.byte() }
     let audio = UnsafeRawBufferPointer(rebasing: reader.rest.prefix(16384))

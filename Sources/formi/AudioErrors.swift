@@ -13,7 +13,7 @@ extension ABIError {
         case .unsupportedEncoding(let encoding):
             self.init(.unsupported, "unknown encoding \(encoding) (FORMI_ENCODING_ULAW 1 ... FORMI_ENCODING_F32LE 6)")
         case .qualityOutOfRange(let quality):
-            self.init(.invalidArgument, "resampler quality \(quality) is outside 0...10")
+            self.init(.invalidArgument, "resampler quality \(quality) is outside -1...10")
         case .frameSizeInvalid(let frameBytes, let bytesPerFrame):
             self.init(.invalidArgument, "frame size \(frameBytes) bytes is not a multiple of the \(bytesPerFrame)-byte sample frame (or above 1 MiB)")
         case .partialFrame(let bytes, let bytesPerFrame):

@@ -108,7 +108,7 @@ public final class Session {
         guard (0...64).contains(config.reorderWindow) else { throw .invalidConfig("reorder_window must be 0 to 64, not \(config.reorderWindow)") }
         guard (0...3000).contains(config.earlyMediaFrames) else { throw .invalidConfig("early_media_frames must be 0 to 3000, not \(config.earlyMediaFrames)") }
         guard (0...60_000).contains(config.playbackMarkInterval) else { throw .invalidConfig("mark_interval_ms must be 0 to 60000, not \(config.playbackMarkInterval)") }
-        guard (0...10).contains(config.resamplerQuality) else { throw .invalidConfig("resampler quality must be 0 to 10, not \(config.resamplerQuality)") }
+        guard (-1...10).contains(config.resamplerQuality) else { throw .invalidConfig("resampler quality must be -1 to 10, not \(config.resamplerQuality)") }
         if let ms = config.frameMilliseconds, !(1...1000).contains(ms) {
             throw .invalidConfig("frame_ms must be 1 to 1000 (0: the template's rule), not \(ms)")
         }

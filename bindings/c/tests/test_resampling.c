@@ -38,6 +38,22 @@ static void test_resampler(void) {
     CHECK(strstr(formi_last_error(), "7000") != NULL);
     CHECK(formi_resampler_new(3, 8000, 16000, 5, &status) == NULL && status == FORMI_EUNSUPPORTED);
     CHECK(formi_resampler_new(1, 8000, 16000, 11, &status) == NULL && status == FORMI_EINVAL);
+    CHECK(formi_resampler_new(1, 8000, 16000, -2, &status) == NULL && status == FORMI_EINVAL);
+    CHECK(strstr(formi_last_error(), "-2") != NULL);
+
+    /* The default is the own FIR (at most 3 ms: 48 frames at 16 kHz); 0...10 is speexdsp (quality 5: 5 ms);
+     * the default on a rate the FIR lacks (44.1 kHz) is speexdsp quality 5. */
+    r = formi_resampler_new(1, 8000, 16000, FORMI_RESAMPLER_QUALITY_DEFAULT, NULL);
+    CHECK(r != NULL && formi_resampler_latency(r) <= 48);
+    formi_resampler_free(r);
+    r = formi_resampler_new(2, 8000, 16000, 5, NULL);
+    CHECK(r != NULL && formi_resampler_latency(r) > 48);
+    CHECK_STATUS(formi_resampler_process(r, in, 80, out, 400, &written), FORMI_OK);
+    CHECK(written == 160);
+    formi_resampler_free(r);
+    r = formi_resampler_new(1, 44100, 16000, FORMI_RESAMPLER_QUALITY_DEFAULT, &status);
+    CHECK(r != NULL && status == FORMI_OK);
+    formi_resampler_free(r);
     CHECK(formi_resampler_new(1, -8000, 16000, 5, NULL) == NULL);
     CHECK_STATUS(formi_resampler_process(NULL, in, 160, out, 400, &written), FORMI_EINVAL);
     CHECK_STATUS(formi_resampler_drain(NULL, out, 400, &written), FORMI_EINVAL);
@@ -94,7 +110,7 @@ static void test_transcoder_to_twilio(void) {
     formi_format l16 = {FORMI_ENCODING_PCM16LE, 16000, 1};
     CHECK(formi_transcoder_new(&agent, &l16, 5, 641, &status) == NULL && status == FORMI_EINVAL);
     CHECK(formi_transcoder_new(&agent, &l16, 5, SIZE_MAX, &status) == NULL && status == FORMI_EINVAL);
-    CHECK(formi_transcoder_new(&agent, &l16, -1, 0, &status) == NULL && status == FORMI_EINVAL);
+    CHECK(formi_transcoder_new(&agent, &l16, -2, 0, &status) == NULL && status == FORMI_EINVAL);
     uint8_t small[10];
     CHECK_STATUS(formi_transcoder_process(NULL, pcm, 2, small, sizeof small, &len), FORMI_EINVAL);
     CHECK_STATUS(formi_transcoder_drain(NULL, small, sizeof small, &len), FORMI_EINVAL);

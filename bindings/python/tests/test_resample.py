@@ -73,7 +73,7 @@ def test_resampler_numpy():
     ((8000, 96000), {}, formi.Unsupported),
     ((8000, 16000), {"channels": 3}, formi.Unsupported),
     ((8000, 16000), {"quality": 11}, formi.InvalidArgument),
-    ((8000, 16000), {"quality": -1}, formi.InvalidArgument),
+    ((8000, 16000), {"quality": -2}, formi.InvalidArgument),
     ((8000, 2 ** 40), {}, formi.InvalidArgument),  # out of int range: refused before ctypes truncates it
     (("8000", 16000), {}, TypeError),
     ((8000.0, 16000), {}, TypeError),

@@ -227,8 +227,9 @@ def test_audiosocket_binary_stream():
             agent.receive(bytearray(piece) if i % 2 else memoryview(piece), binary=True)
         events = list(agent.events())
         assert events[0].kind is formi.EventKind.START and events[0].call_id == call_id
-        # 100 ms at 16 kHz, then the resampler\'s 5 ms tail at the end of the call.
-        assert sum(len(e.audio) for e in events if e.kind is formi.EventKind.MEDIA) == 3200 + 160
+        # 100 ms at 16 kHz, then the resampler\'s tail at the end of the call: its own FIR's 47 frames
+        # (2.9 ms; speexdsp quality 5 had 80, 5 ms).
+        assert sum(len(e.audio) for e in events if e.kind is formi.EventKind.MEDIA) == 3200 + 2 * 47
         assert [e.digit for e in events if e.kind is formi.EventKind.DTMF] == ["#"]
         assert events[-1].kind is formi.EventKind.STOP
 
@@ -255,7 +256,7 @@ def test_defaults_and_options():
     assert defaults["local_format"] == formi.Format("pcm16le", 16000, 1) and defaults["call_format"] is None
     assert defaults["max_queued_ms"] == 60000 and defaults["max_message_bytes"] == 262144
     assert defaults["reorder_window"] == 4 and defaults["early_media_frames"] == 50
-    assert defaults["mark_interval_ms"] == 200 and defaults["output_lead_ms"] == -1 and defaults["resampler_quality"] == 5
+    assert defaults["mark_interval_ms"] == 200 and defaults["output_lead_ms"] == -1 and defaults["resampler_quality"] == -1
     assert set(defaults) == set(formi.SESSION_OPTIONS)
     with formi.Session("twilio", role="telephony", local_format=formi.Format("pcm16le", 16000), call_format=("ulaw", 8000),
                        max_queued_ms=1000, max_message_bytes=4096, reorder_window=0, early_media_frames=0,

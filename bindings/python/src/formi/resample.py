@@ -12,8 +12,9 @@ from ._types import Format, FormatLike
 
 __all__ = ["Resampler", "Transcoder", "QUALITY_DEFAULT"]
 
-#: FORMI_RESAMPLER_QUALITY_DEFAULT: flat to 3.4 kHz, 16k->8k aliases 90+ dB down, 5 ms delay.
-QUALITY_DEFAULT = 5
+#: FORMI_RESAMPLER_QUALITY_DEFAULT: libformi's own FIR for 8/16/24/32/48 kHz (flat to 3.4 kHz, aliases 94+ dB
+#: down, at most 3 ms delay), speexdsp quality 5 for other rates; 0...10 selects speexdsp at that quality.
+QUALITY_DEFAULT = -1
 
 
 def _grow(call: Callable[[Any, int, Any], int], size: int, numpy_dtype: Any, unit: int) -> Any:
@@ -33,7 +34,8 @@ def _grow(call: Callable[[Any, int, Any], int], size: int, numpy_dtype: Any, uni
 
 
 class Resampler(Handle):
-    """A streaming sample-rate converter for interleaved 16-bit pcm (libspeexdsp).
+    """A streaming sample-rate converter for interleaved 16-bit pcm: libformi's own polyphase FIR for
+    8/16/24/32/48 kHz at the default `quality` (-1), libspeexdsp for other rates or `quality` 0...10.
 
     State carries across calls: any chunking of a signal gives the same samples. The filter's delay is
     in the output (`latency` frames); `drain()` writes the tail and resets. Equal rates pass through
