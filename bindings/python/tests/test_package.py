@@ -35,3 +35,12 @@ def test_the_gil_is_documented():
 def test_bindings_version():
     # The version's one home is include/formi.h; the package mirrors it (test_abi_layout holds them equal).
     assert formi.version().split(".")[0] == formi.__version__.split(".")[0]
+
+
+def test_the_namespace_holds_the_api_and_its_modules_only():
+    """dir(formi): the names of __all__, and the package's own modules; no stray imports."""
+    import types
+
+    stray = [n for n in dir(formi) if not n.startswith("__") and n not in formi.__all__
+             and not isinstance(getattr(formi, n), types.ModuleType)]
+    assert stray == []

@@ -21,10 +21,6 @@ parallel from many threads, and each handle serialises its own calls with a lock
 Where the library is looked for: FORMI_LIBRARY (a path), pkg-config's libdir for formi, the install
 prefixes, the dynamic loader, then the source tree's build/lib (see `library_path`).
 """
-from __future__ import annotations
-
-from typing import Tuple
-
 from . import _abi
 from ._abi import LibraryNotFoundError
 from ._core import last_error
@@ -62,7 +58,7 @@ def strerror(status: int) -> str:
     return _abi.lib().formi_strerror(c_int(status, "status")).decode("utf-8", "replace")
 
 
-def library_path() -> Tuple[str, str]:
+def library_path() -> "tuple[str, str]":
     """(path, how it was found) of the loaded libformi, loading it on first use. "how" is one of
     "FORMI_LIBRARY", "bundled", "pkg-config", "install prefix", "dynamic loader", "build tree". Raises
     LibraryNotFoundError, listing every place tried, when it cannot be found."""
