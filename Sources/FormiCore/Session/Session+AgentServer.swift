@@ -153,18 +153,23 @@ extension Session {
         let held = early
         early.removeAll(keepingCapacity: true)
         for frame in held {
-            frame.audio.withUnsafeBytes { audio in
-                frame.streamId.withUnsafeBytes { streamId in
-                    var event = ProviderEvent(format: callFormat)
-                    event.kind = .media
-                    event.pattern = frame.pattern
-                    event.sequence = frame.sequence
-                    event.timestamp = frame.timestamp
-                    event.chunk = frame.chunk
-                    event.audio = audio
-                    if !frame.streamId.isEmpty { event.texts[.streamId] = streamId }
-                    acceptMedia(event)
-                }
+            withEvent(of: frame) { event, _ in acceptMedia(event) }
+        }
+    }
+
+    /// The media event a held frame stands for, with everything it carried (views valid inside `body`).
+    private func withEvent(of frame: MediaReorder.Frame, _ body: (ProviderEvent, UnsafeRawBufferPointer) -> Void) {
+        frame.audio.withUnsafeBytes { audio in
+            frame.streamId.withUnsafeBytes { streamId in
+                var event = ProviderEvent(format: callFormat)
+                event.kind = .media
+                event.pattern = frame.pattern
+                event.sequence = frame.sequence
+                event.timestamp = frame.timestamp
+                event.chunk = frame.chunk
+                event.audio = audio
+                if !frame.streamId.isEmpty { event.texts[.streamId] = streamId }
+                body(event, audio)
             }
         }
     }
@@ -240,19 +245,7 @@ extension Session {
 
     /// A frame the window held, delivered with everything its event carried.
     private func deliverHeld(_ frame: MediaReorder.Frame) {
-        var event = ProviderEvent(format: callFormat)
-        event.kind = .media
-        event.pattern = frame.pattern
-        event.sequence = frame.sequence
-        event.timestamp = frame.timestamp
-        event.chunk = frame.chunk
-        frame.audio.withUnsafeBytes { audio in
-            frame.streamId.withUnsafeBytes { streamId in
-                event.audio = audio
-                if !frame.streamId.isEmpty { event.texts[.streamId] = streamId }
-                deliver(event, audio: audio)
-            }
-        }
+        withEvent(of: frame) { event, audio in deliver(event, audio: audio) }
     }
 
     /// Converts one frame of the call's audio to the local format and queues its media event.

@@ -86,3 +86,16 @@ def pytest_report_header(config):
     except formi.LibraryNotFoundError as error:
         path, how = f"NOT FOUND: {error}", "-"
     return [f"formi package: {Path(formi.__file__).parent}", f"libformi: {path} (found by {how})"]
+
+
+def write_wav(path: Path, samples: List[int], rate: int) -> str:
+    """Writes mono 16-bit samples as a WAV file; returns its path as text."""
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return str(path)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import struct
-import wave
 
 import pytest
+from conftest import write_wav
 
 pytest.importorskip("websockets", minversion="13")
 
@@ -21,12 +20,7 @@ def caller_wav(tmp_path_factory) -> str:
     rate = 8000
     samples = [int(8000 * math.sin(2 * math.pi * 300 * i / rate)) if i < rate else 0 for i in range(rate * 2)]
     path = tmp_path_factory.mktemp("aio") / "caller.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return str(path)
+    return write_wav(path, samples, rate)
 
 
 @pytest.mark.parametrize("provider", ["twilio", "vonage", "plivo"])

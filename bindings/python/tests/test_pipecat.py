@@ -9,9 +9,9 @@ import asyncio
 import math
 import socket
 import struct
-import wave
 
 import pytest
+from conftest import write_wav
 
 pytest.importorskip("websockets", minversion="13")
 pytest.importorskip("pipecat", reason="pipecat-ai is not installed (pip install formi[pipecat])")
@@ -82,12 +82,7 @@ def caller_wav(tmp_path_factory) -> str:
     rate = 16000
     samples = [int(9000 * math.sin(2 * math.pi * 440 * i / rate)) if i < rate * 2 else 0 for i in range(rate * 3)]
     path = tmp_path_factory.mktemp("pipecat") / "caller.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return str(path)
+    return write_wav(path, samples, rate)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -12,13 +12,13 @@ import math
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import wave
 from pathlib import Path
 
 import pytest
+from conftest import write_wav
 
 pytest.importorskip("websockets", minversion="13")
 
@@ -55,12 +55,7 @@ def caller_wav(tmp_path_factory) -> str:
 
     samples = word(0.8, 300, 0.3) + pause(1.4) + word(0.6, 500, 0.2) + pause(1.2)
     path = tmp_path_factory.mktemp("sim") / "caller.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return str(path)
+    return write_wav(path, samples, rate)
 
 
 def url(port: int, provider: str) -> str:
