@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOPosix
@@ -73,7 +74,7 @@ struct FormiServer: AsyncParsableCommand {
         let simCommand = self.simCommand, simArgs = self.simArgs
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: config.limits.maxMessageBytes)),
+            server: gatedServer(router: router, server: server),
             configuration: .init(address: .hostname(host, port: config.listen.port), serverName: "formi-server"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -96,6 +97,17 @@ struct FormiServer: AsyncParsableCommand {
         server.ledger.flush()
         server.speech.shutdown()
         logger.info("stopped")
+    }
+}
+
+/// HTTP/1.1 with the WebSocket upgrade, behind the UpgradeGate (refusals with a status and a reason).
+func gatedServer(router: Router<BasicWebSocketRequestContext>, server: ServerContext) -> HTTPServerBuilder {
+    let responder = router.buildResponder()
+    let configuration = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(maxFrameSize: server.config.limits.maxMessageBytes))
+    return HTTPServerBuilder { httpResponder in
+        GatedUpgradeChannel(
+            inner: HTTP1WebSocketUpgradeChannel(responder: httpResponder, webSocketResponder: responder, configuration: configuration),
+            check: { uri, _ in Routes.refusal(uri: uri, server: server) })
     }
 }
 

@@ -12,8 +12,11 @@ struct Refusal: HTTPResponseError {
     var message: String
     var reason: String
 
+    var body: [UInt8] {
+        Array((try? JSONSerialization.data(withJSONObject: ["success": false, "message": message], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
+    }
+
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = (try? JSONSerialization.data(withJSONObject: ["success": false, "message": message], options: [.sortedKeys])) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -38,20 +41,20 @@ enum Routes {
                      body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.text())))
         }
         router.ws(RouterPath(path), shouldUpgrade: { request, context in
-            do {
-                _ = try validate(request, parameters: context.parameters, server: server)
-            } catch let refusal as Refusal {
+            // Upgrade requests were checked by the UpgradeGate; this answers plain GETs (426) and
+            // checks the capacity once more.
+            let upgrade = request.headers[.upgrade]?.lowercased() == "websocket"
+            if case .failure(let refusal) = validate(path: request.uri.path, query: request.uri.query, upgrade: upgrade, server: server) {
                 server.metrics.refused(reason: refusal.reason).increment()
-                server.logger.info("refused \(request.uri.path): \(refusal.message)")
                 throw refusal
             }
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, context in
             let route: CallRoute
-            do {
-                route = try validate(context.request, parameters: context.requestContext.parameters, server: server, upgrading: true)
-            } catch {
-                try? await outbound.close(.policyViolation, reason: "\(error)")
+            switch validate(path: context.request.uri.path, query: context.request.uri.query, upgrade: true, server: server, upgrading: true) {
+            case .success(let found): route = found
+            case .failure(let refusal):
+                try? await outbound.close(.policyViolation, reason: refusal.message)
                 return
             }
             let maxSize = server.config.limits.maxMessageBytes
@@ -80,51 +83,63 @@ enum Routes {
         return router
     }
 
-    /// The call a URL asks for, or why not. `upgrading`: the capacity is checked by the call itself.
-    static func validate(_ request: Request, parameters: Parameters, server: ServerContext, upgrading: Bool = false) throws -> CallRoute {
-        if !upgrading, request.headers[.upgrade]?.lowercased() != "websocket" {
-            throw Refusal(status: .upgradeRequired, message: "this endpoint takes a WebSocket upgrade", reason: "not_websocket")
+    /// The call a URL asks for, or why not. `upgrading`: the call itself checks the capacity.
+    static func validate(path: String, query: String?, upgrade: Bool, server: ServerContext, upgrading: Bool = false) -> Result<CallRoute, Refusal> {
+        func refuse(_ status: HTTPResponse.Status, _ reason: String, _ message: String) -> Result<CallRoute, Refusal> {
+            .failure(Refusal(status: status, message: message, reason: reason))
         }
-        let provider = parameters.get("provider") ?? ""
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { String($0).removingPercentEncoding ?? String($0) }
+        guard parts.count == 6, parts[0] == "ws-adapter" else {
+            return refuse(.notFound, "path", "expected \(Routes.path)")
+        }
+        if !upgrade { return refuse(.upgradeRequired, "not_websocket", "this endpoint takes a WebSocket upgrade") }
+        let (provider, callType, agentText, outletText, number) = (parts[1], parts[2], parts[3], parts[4], parts[5])
         guard server.templates[provider] != nil else {
             let known = server.templates.keys.sorted().joined(separator: ", ")
-            throw Refusal(status: .notFound, message: "unknown provider '\(provider.prefix(32))'; known: \(known)", reason: "provider")
+            return refuse(.notFound, "provider", "unknown provider '\(provider.prefix(32))'; known: \(known)")
         }
-        let callType = parameters.get("call_type") ?? ""
         guard callType == "inbound" || callType == "outbound" else {
-            throw Refusal(status: .badRequest, message: "call_type must be inbound or outbound, not '\(callType.prefix(32))'", reason: "call_type")
+            return refuse(.badRequest, "call_type", "call_type must be inbound or outbound, not '\(callType.prefix(32))'")
         }
-        guard let agentId = integer(parameters.get("agent_id")) else {
-            throw Refusal(status: .badRequest, message: "agent_id must be a positive integer, not '\((parameters.get("agent_id") ?? "").prefix(32))'", reason: "agent_id")
+        guard let agentId = integer(agentText) else {
+            return refuse(.badRequest, "agent_id", "agent_id must be a positive integer, not '\(agentText.prefix(32))'")
         }
-        guard let outletId = integer(parameters.get("outlet_id")) else {
-            throw Refusal(status: .badRequest, message: "outlet_id must be a positive integer, not '\((parameters.get("outlet_id") ?? "").prefix(32))'", reason: "outlet_id")
+        guard let outletId = integer(outletText) else {
+            return refuse(.badRequest, "outlet_id", "outlet_id must be a positive integer, not '\(outletText.prefix(32))'")
         }
-        let number = parameters.get("virtual_number") ?? ""
-        guard (1...64).contains(number.utf8.count), number.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-            throw Refusal(status: .badRequest, message: "virtual_number must be 1 to 64 visible ASCII characters", reason: "virtual_number")
+        guard visible(number) else {
+            return refuse(.badRequest, "virtual_number", "virtual_number must be 1 to 64 visible ASCII characters")
         }
-        guard server.agent(agentId) != nil else {
-            throw Refusal(status: .notFound, message: "no agent \(agentId)", reason: "agent")
-        }
-        guard server.outlet(outletId) != nil else {
-            throw Refusal(status: .notFound, message: "no outlet \(outletId)", reason: "outlet")
-        }
+        guard server.agent(agentId) != nil else { return refuse(.notFound, "agent", "no agent \(agentId)") }
+        guard server.outlet(outletId) != nil else { return refuse(.notFound, "outlet", "no outlet \(outletId)") }
         var callerId = UUID().uuidString.lowercased()
-        if let given = request.uri.queryParameters.get("caller_id") {
-            guard (1...64).contains(given.utf8.count), given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-                throw Refusal(status: .badRequest, message: "caller_id must be 1 to 64 visible ASCII characters", reason: "caller_id")
-            }
+        if let query, let given = URLComponents(string: "/?" + query)?.queryItems?.first(where: { $0.name == "caller_id" })?.value {
+            guard visible(given) else { return refuse(.badRequest, "caller_id", "caller_id must be 1 to 64 visible ASCII characters") }
             callerId = given
         }
         if !upgrading, !server.calls.accepting {
             let draining = server.calls.draining
-            throw Refusal(status: .serviceUnavailable,
-                          message: draining ? "the server is shutting down" : "the server is at its limit of \(server.calls.maxCalls) calls",
-                          reason: draining ? "draining" : "capacity")
+            return refuse(.serviceUnavailable, draining ? "draining" : "capacity",
+                          draining ? "the server is shutting down" : "the server is at its limit of \(server.calls.maxCalls) calls")
         }
-        return CallRoute(provider: provider, callType: callType, agentId: agentId, outletId: outletId,
-                         virtualNumber: number, callerId: callerId)
+        return .success(CallRoute(provider: provider, callType: callType, agentId: agentId, outletId: outletId,
+                                  virtualNumber: number, callerId: callerId))
+    }
+
+    /// The refusal of an upgrade request's URI (for the UpgradeGate), or nil.
+    static func refusal(uri: String, server: ServerContext) -> Refusal? {
+        let (path, query) = uri.firstIndex(of: "?").map { (String(uri[..<$0]), String(uri[uri.index(after: $0)...])) } ?? (uri, nil)
+        guard path.hasPrefix("/ws-adapter") else { return nil }
+        if case .failure(let refusal) = validate(path: path, query: query, upgrade: true, server: server) {
+            server.metrics.refused(reason: refusal.reason).increment()
+            server.logger.info("refused \(path.prefix(200)): \(refusal.message)")
+            return refusal
+        }
+        return nil
+    }
+
+    private static func visible(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count) && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
 
     private static func integer(_ text: String?) -> Int? {
