@@ -233,9 +233,51 @@ def _websockets() -> Any:
 
 
 def provider_of(url: str) -> Optional[str]:
-    """The provider named by a /ws-adapter/{provider}/... URL, or None."""
+    """The provider named by a /ws-adapter/{provider}/... URL (audiosocket for tcp://), or None."""
+    if urlsplit(url).scheme == "tcp":
+        return "audiosocket"
     parts = [unquote(p) for p in urlsplit(url).path.strip("/").split("/")]
     return parts[1] if len(parts) >= 2 and parts[0] == "ws-adapter" and parts[1] else None
+
+
+class _TCPStream:
+    """Asterisk AudioSocket over raw TCP (a tcp://HOST:PORT URL), shaped like a websockets connection:
+    iterated for what arrives, send, close, close_code (1000 once either end closed)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, closed: Any) -> None:
+        self.reader, self.writer, self._closed = reader, writer, closed
+        self.close_code: Optional[int] = None
+        self.close_reason: Optional[str] = None
+
+    def __aiter__(self) -> "_TCPStream":
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            data = await self.reader.read(65536)
+        except (ConnectionError, OSError):
+            data = b""
+        if not data:
+            self.close_code = self.close_code or 1000
+            raise StopAsyncIteration
+        return data
+
+    async def send(self, data: Any) -> None:
+        if self.writer.is_closing():
+            raise self._closed(None, None)
+        try:
+            self.writer.write(data.encode() if isinstance(data, str) else data)
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            raise self._closed(None, None) from None
+
+    async def close(self) -> None:
+        self.close_code = self.close_code or 1000
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
 
 
 class _Call:
@@ -294,7 +336,12 @@ class _Call:
                              custom_parameters={"simulator": "formi.sim", "call": report.call})
         start = self.now()
         try:
-            self.ws = await connect(self.url, compression=None, open_timeout=10, max_size=16 * 2 ** 20)
+            parts = urlsplit(self.url)
+            if parts.scheme == "tcp":  # AudioSocket's own transport
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, parts.port), 10)
+                self.ws = _TCPStream(reader, writer, ConnectionClosed)
+            else:
+                self.ws = await connect(self.url, compression=None, open_timeout=10, max_size=16 * 2 ** 20)
         except (OSError, asyncio.TimeoutError, WebSocketException) as error:
             report.error = f"could not connect: {error}"
             self.phone.close()
@@ -653,8 +700,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line: `python -m formi.sim URL --wav FILE [options]`; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if urlsplit(args.url).scheme not in ("ws", "wss"):
-        parser.error(f"the URL must start with ws:// or wss://, not {args.url!r}")
+    if urlsplit(args.url).scheme not in ("ws", "wss", "tcp"):
+        parser.error(f"the URL must start with ws://, wss:// or tcp:// (AudioSocket), not {args.url!r}")
     if args.calls < 1:
         parser.error("--calls must be 1 or more")
     if not 0 < args.speed <= 1000:
