@@ -8,6 +8,13 @@ struct ServerConfig: Codable, Sendable {
     struct Listen: Codable, Sendable {
         var host = "127.0.0.1"
         var port = 8080
+
+        init() {}
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
+            port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        }
     }
 
     /// Asterisk AudioSocket is raw TCP: its calls go to one agent and outlet, or by call UUID to others.
@@ -21,6 +28,18 @@ struct ServerConfig: Codable, Sendable {
         var virtualNumber = "audiosocket"
         /// Call UUID (lower case, with dashes) -> agent and outlet.
         var calls: [String: Route] = [:]
+
+        init() {}
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+            host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
+            port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+            agentId = try c.decodeIfPresent(Int.self, forKey: .agentId) ?? agentId
+            outletId = try c.decodeIfPresent(Int.self, forKey: .outletId) ?? outletId
+            virtualNumber = try c.decodeIfPresent(String.self, forKey: .virtualNumber) ?? virtualNumber
+            calls = try c.decodeIfPresent([String: Route].self, forKey: .calls) ?? calls
+        }
 
         struct Route: Codable, Sendable {
             var agentId: Int
@@ -41,6 +60,17 @@ struct ServerConfig: Codable, Sendable {
         var maxPendingFrames = 500
         /// The longest call.
         var maxCallSeconds = 3600.0
+
+        init() {}
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            maxCalls = try c.decodeIfPresent(Int.self, forKey: .maxCalls) ?? maxCalls
+            drainSeconds = try c.decodeIfPresent(Double.self, forKey: .drainSeconds) ?? drainSeconds
+            maxMessageBytes = try c.decodeIfPresent(Int.self, forKey: .maxMessageBytes) ?? maxMessageBytes
+            idleSeconds = try c.decodeIfPresent(Double.self, forKey: .idleSeconds) ?? idleSeconds
+            maxPendingFrames = try c.decodeIfPresent(Int.self, forKey: .maxPendingFrames) ?? maxPendingFrames
+            maxCallSeconds = try c.decodeIfPresent(Double.self, forKey: .maxCallSeconds) ?? maxCallSeconds
+        }
     }
 
     struct Log: Codable, Sendable {
@@ -48,6 +78,13 @@ struct ServerConfig: Codable, Sendable {
         var level = "info"
         /// "text" or "json" (one JSON object a line).
         var format = "text"
+
+        init() {}
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            level = try c.decodeIfPresent(String.self, forKey: .level) ?? level
+            format = try c.decodeIfPresent(String.self, forKey: .format) ?? format
+        }
     }
 
     struct Agent: Codable, Sendable {
@@ -59,6 +96,20 @@ struct ServerConfig: Codable, Sendable {
         var voice = "en-us"
         /// Words per minute.
         var rate = 165
+
+        init(agentId: Int, name: String, flow: String) {
+            self.agentId = agentId
+            self.name = name
+            self.flow = flow
+        }
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            agentId = try c.decode(Int.self, forKey: .agentId)
+            name = try c.decodeIfPresent(String.self, forKey: .name) ?? "agent \(agentId)"
+            flow = try c.decode(String.self, forKey: .flow)
+            voice = try c.decodeIfPresent(String.self, forKey: .voice) ?? voice
+            rate = try c.decodeIfPresent(Int.self, forKey: .rate) ?? rate
+        }
     }
 
     struct Outlet: Codable, Sendable {
@@ -78,12 +129,10 @@ struct ServerConfig: Codable, Sendable {
     var log = Log()
     /// Provider name -> path of a template JSON file (seed 004's format), beside the built-ins.
     var templates: [String: String] = [:]
-    /// Flow name -> path of a flow JSON file, or "builtin:demo" / "builtin:booking".
+    /// Flow name -> path of a flow JSON file (the library's flow format), or "builtin:demo".
     var flows: [String: String] = ["demo": "builtin:demo"]
     var agents: [Agent] = [Agent(agentId: 1, name: "Demo host", flow: "demo")]
     var outlets: [Outlet] = [Outlet(outletId: 1, name: "Luigi's", credits: 100_000_000, rateCard: DemoDefaults.rateCard)]
-    /// A call that drops and reconnects with the same stream id within this many seconds resumes.
-    var reconnectGraceSeconds = 10.0
 
     init() {}
 
@@ -100,7 +149,6 @@ struct ServerConfig: Codable, Sendable {
         flows = try c.decodeIfPresent([String: String].self, forKey: .flows) ?? d.flows
         agents = try c.decodeIfPresent([Agent].self, forKey: .agents) ?? d.agents
         outlets = try c.decodeIfPresent([Outlet].self, forKey: .outlets) ?? d.outlets
-        reconnectGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .reconnectGraceSeconds) ?? d.reconnectGraceSeconds
     }
 
     static func load(path: String) throws -> ServerConfig {

@@ -288,3 +288,19 @@ def test_sigterm_drains(tmp_path, silence) -> None:
     rows = s.interactions()
     assert len(rows) == 1, "the drained call is in the ledger"
     assert "drained: 0 call(s) finished, 1 ended by the shutdown" in s.log
+
+
+def test_tone_fallback_when_synthesis_fails(tmp_path, silence) -> None:
+    """An agent whose voice espeak-ng does not have: the caller hears the tone pattern, logged and counted."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"agents": [{"agent_id": 1, "flow": "demo", "voice": "no-such-voice"}]}))
+    s = Server(tmp_path / "data", "--config", str(config))
+    try:
+        heard = str(tmp_path / "heard.wav")
+        report = asyncio.run(simulate(s.url("twilio"), silence(3), speed=4, save=heard, tail=0.5))
+        assert report.calls[0].ok
+        assert 0.3 < speech_seconds(heard, 3.0) < 1.0, "the 0.45 s of beeps, not a spoken greeting"
+        assert s.metric_sum("formi_tts_fallbacks_total") >= 1
+        assert "speech synthesis failed: the caller hears tones" in s.log
+    finally:
+        s.stop()
