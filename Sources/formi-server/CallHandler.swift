@@ -29,17 +29,25 @@ private enum CallEvent {
     case error(String)
 }
 
-final class CallHandler {
+final class CallHandler: AgentHost {
     let id: Int
     let route: CallRoute
     private let session: Session
-    private let agent: DemoAgent
+    private var agent: DemoAgent
     private let transport: CallTransport
     private let server: ServerContext
     private var logger: Logger
     private let clock = ContinuousClock()
     private let began: ContinuousClock.Instant
-    private let startedAt = Date()
+    private var startedAt = Date()
+    /// Counters of the connections this call had before this one (a reconnect), as JSON objects.
+    private var priorSegments: [[String: Any]] = []
+    /// Parked after the socket dropped: the entry, its key, and until when.
+    private var parked: (call: ParkedCall, key: String, until: ContinuousClock.Instant)?
+    /// Another connection took the call over: this one ends without a record.
+    private var resumedElsewhere = false
+    /// The provider said stop: the call is over even if the socket then drops.
+    private var stopped = false
     private var streamId: String?
     private var providerCallId: String?
     private var lastReceived: ContinuousClock.Instant
@@ -74,6 +82,7 @@ final class CallHandler {
         framesOut = server.metrics.framesOut(provider: route.provider)
         bytesIn = server.metrics.bytesIn(provider: route.provider)
         bytesOut = server.metrics.bytesOut(provider: route.provider)
+        agent.host = self
     }
 
     private var nowMs: Int64 {
@@ -92,6 +101,16 @@ final class CallHandler {
                 lastReceived = t0
                 await receive(bytes, binary: binary)
                 server.metrics.frameSeconds.record(clock.now - t0)
+            case .tick where parked != nil:
+                if let p = parked, clock.now >= p.until {
+                    parked = nil
+                    if server.parked.release(p.key, p.call) {
+                        finish("the connection was lost and not resumed within \(Int(server.config.limits.reconnectGraceSeconds)) s", code: 1001, closeSocket: false)
+                    } else {
+                        resumedElsewhere = true
+                        ending = ("resumed on another connection", 1000, false)
+                    }
+                }
             case .tick:
                 session.setTime(milliseconds: nowMs)
                 await handleEvents()
@@ -106,9 +125,18 @@ final class CallHandler {
                     }
                 }
             case .closed(let why):
-                finish(why, code: 1000, closeSocket: false)
+                if !park(why) { finish(why, code: 1000, closeSocket: false) }
             case .shutdown:
-                finish("the server is shutting down", code: 1001)
+                let socketOpen = parked == nil
+                if let p = parked {
+                    parked = nil
+                    if !server.parked.release(p.key, p.call) {
+                        resumedElsewhere = true
+                        ending = ("resumed on another connection", 1000, false)
+                        break
+                    }
+                }
+                finish("the server is shutting down", code: 1001, closeSocket: socketOpen)
             }
             if ending != nil { break }
         }
@@ -180,7 +208,16 @@ final class CallHandler {
             logger.info("start", metadata: ["call_id": "\(call)", "from": "\(from)", "format": "\(session.callFormat.encoding) \(session.callFormat.sampleRate) Hz"])
             if !started {
                 started = true
-                await execute(await agent.start())
+                if let stream = streamId, let resumed = server.parked.take(ParkedCalls.key(provider: route.provider, streamId: stream)) {
+                    agent = resumed.agent
+                    agent.host = self
+                    startedAt = resumed.startedAt
+                    priorSegments = resumed.segments
+                    logger.info("resumed", metadata: ["previous_call": "\(resumed.callId)", "heard_ms": "\(resumed.heardMs)"])
+                    await execute(agent.resume(heardMs: resumed.heardMs))
+                } else {
+                    await execute(await agent.start())
+                }
             }
         case .media(let samples):
             guard started, ending == nil else { return }
@@ -197,6 +234,7 @@ final class CallHandler {
             logger.debug("the provider confirmed the clear")
         case .stop(let reason):
             logger.info("stop", metadata: ["reason": "\(reason)"])
+            stopped = true
             finish(reason.isEmpty ? "the caller hung up" : "the caller hung up: \(reason)", code: 1000)
         case .error(let message):
             protocolErrors += 1
@@ -223,21 +261,24 @@ final class CallHandler {
                     server.metrics.errors(kind: "session").increment()
                     logger.warning("the agent's audio was refused: \((error as? SessionError)?.message ?? "\(error)")")
                 }
-            case .interrupt:
-                let report: PlaybackReport
-                do throws(SessionError) {
-                    report = try session.interrupt()
-                } catch {
-                    logger.warning("interrupt failed: \(error.message)")
-                    continue
-                }
-                server.metrics.bargeIns.increment()
-                logger.info("barge-in", metadata: ["heard_ms": "\(report.estimatedMilliseconds)", "sent_ms": "\(report.sentMilliseconds)"])
-                queue.append(contentsOf: await agent.interrupted(heardMs: report.estimatedMilliseconds, now: nowMs))
             case .hangUp(let reason):
                 finish(reason, code: 1000)
             }
         }
+    }
+
+    func interruptPlayback() -> Int64 {
+        session.setTime(milliseconds: nowMs)
+        let report: PlaybackReport
+        do throws(SessionError) {
+            report = try session.interrupt()
+        } catch {
+            logger.warning("interrupt failed: \(error.message)")
+            return 0
+        }
+        server.metrics.bargeIns.increment()
+        logger.info("barge-in", metadata: ["heard_ms": "\(report.estimatedMilliseconds)", "sent_ms": "\(report.sentMilliseconds)"])
+        return report.estimatedMilliseconds
     }
 
     // MARK: output and the end
@@ -259,6 +300,24 @@ final class CallHandler {
         }
     }
 
+    /// The socket dropped without a stop: hold the call for a reconnect with the same stream id. False
+    /// when the call cannot be held (no stream id yet, no grace period, or it was ending anyway).
+    private func park(_ why: String) -> Bool {
+        let grace = server.config.limits.reconnectGraceSeconds
+        guard grace > 0, let stream = streamId, started, !stopped, ending == nil, !agent.isEnding else { return false }
+        let heard = agent.isSpeaking ? session.playbackReport().estimatedMilliseconds : 0
+        let entry = ParkedCall(agent: agent, heardMs: heard, startedAt: startedAt, segments: priorSegments + [statsObject()], callId: id)
+        let key = ParkedCalls.key(provider: route.provider, streamId: stream)
+        server.parked.park(key, entry)
+        parked = (entry, key, clock.now + .milliseconds(Int64(grace * 1000)))
+        logger.info("connection lost (\(why)): holding the call \(grace) s for a reconnect", metadata: ["heard_ms": "\(heard)"])
+        return true
+    }
+
+    private func statsObject() -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(session.statsJSON()))) as? [String: Any] ?? [:]
+    }
+
     private func finish(_ reason: String, code: UInt16, closeSocket: Bool = true) {
         guard ending == nil else { return }
         ending = (reason, code, closeSocket)
@@ -266,6 +325,10 @@ final class CallHandler {
 
     private func hangUp() async {
         guard let ending else { return }
+        if resumedElsewhere {
+            logger.info("this connection's part of the call ended: it goes on on another connection")
+            return
+        }
         agent.callEnded(reason: ending.reason)
         session.setTime(milliseconds: nowMs)
         session.end(reason: ending.reason)
@@ -284,7 +347,11 @@ final class CallHandler {
     /// One ledger record per call, keyed by the stream id (a retried write is a duplicate, not a second call).
     private func record(_ summary: AgentSummary, reason: String) async {
         let interaction = streamId ?? providerCallId ?? "call-\(UUID().uuidString.lowercased())"
-        var stats = (try? JSONSerialization.jsonObject(with: Data(session.statsJSON()))) as? [String: Any] ?? [:]
+        var stats = statsObject()
+        if !priorSegments.isEmpty {
+            stats["earlier_connections"] = priorSegments
+            stats["reconnects"] = priorSegments.count
+        }
         stats["flow_path"] = summary.path
         stats["end_reason"] = reason
         stats["tts_fallbacks"] = summary.fallbacks
@@ -308,7 +375,16 @@ final class CallHandler {
                              "audio_seconds": Double(summary.spokenMs) / 1000]],
         ]
         if let escalation = summary.escalationReason { record["escalation_reason"] = escalation }
-        switch await server.ledger.record(record) {
+        var result = await server.ledger.record(record)
+        // The same stream id after the grace period is a new call: recorded beside the first, not as a duplicate.
+        var attempt = 1
+        while case .success(let answer) = result, answer["duplicate"] as? Bool == true, attempt < 20 {
+            attempt += 1
+            record["interaction_id"] = "\(interaction)#\(attempt)"
+            record["idempotency_key"] = "call:\(route.provider):\(interaction)#\(attempt)"
+            result = await server.ledger.record(record)
+        }
+        switch result {
         case .success(let answer):
             logger.info("recorded", metadata: ["interaction": "\(interaction)", "cost": "\(answer["cost"] ?? "null")",
                                                "balance": "\(answer["balance"] ?? "null")"])

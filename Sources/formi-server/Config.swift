@@ -60,6 +60,9 @@ struct ServerConfig: Codable, Sendable {
         var maxPendingFrames = 500
         /// The longest call.
         var maxCallSeconds = 3600.0
+        /// A call whose socket drops without a stop is held this long for a reconnect with the same
+        /// stream id (0: never).
+        var reconnectGraceSeconds = 10.0
 
         init() {}
         init(from decoder: Decoder) throws {
@@ -70,6 +73,7 @@ struct ServerConfig: Codable, Sendable {
             idleSeconds = try c.decodeIfPresent(Double.self, forKey: .idleSeconds) ?? idleSeconds
             maxPendingFrames = try c.decodeIfPresent(Int.self, forKey: .maxPendingFrames) ?? maxPendingFrames
             maxCallSeconds = try c.decodeIfPresent(Double.self, forKey: .maxCallSeconds) ?? maxCallSeconds
+            reconnectGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .reconnectGraceSeconds) ?? reconnectGraceSeconds
         }
     }
 
@@ -173,6 +177,7 @@ struct ServerConfig: Codable, Sendable {
         if limits.maxCalls < 1 { problems.append("limits.max_calls must be at least 1") }
         if limits.drainSeconds < 0 { problems.append("limits.drain_seconds must be >= 0") }
         if limits.maxMessageBytes < 1024 || limits.maxMessageBytes > 16 << 20 { problems.append("limits.max_message_bytes must be 1 KiB to 16 MiB") }
+        if limits.reconnectGraceSeconds < 0 || limits.reconnectGraceSeconds > 600 { problems.append("limits.reconnect_grace_seconds must be 0 to 600") }
         if limits.idleSeconds <= 0 { problems.append("limits.idle_seconds must be > 0") }
         if limits.maxPendingFrames < 10 { problems.append("limits.max_pending_frames must be at least 10") }
         if !["text", "json"].contains(log.format) { problems.append("log.format must be text or json") }

@@ -12,10 +12,16 @@ import Logging
 enum AgentCommand {
     /// Send this audio (16 kHz PCM16) as one utterance and mark its end with `mark`.
     case speak(mark: String, samples: [Int16])
-    /// Barge-in: stop the agent's audio (the session's interrupt: the provider's clear).
-    case interrupt
     /// End the call (after what was said has been heard).
     case hangUp(reason: String)
+}
+
+/// The call handler, as the agent sees it: barge-in must happen at once, before the flow hears of the
+/// caller's turn, so it is a call, not a command.
+protocol AgentHost: AnyObject {
+    /// Stops the agent's audio (the session's interrupt: the provider's clear); how much of the
+    /// utterance the caller heard, in ms.
+    func interruptPlayback() -> Int64
 }
 
 /// How the call ended, for the ledger.
@@ -39,8 +45,9 @@ final class DemoAgent {
     private let logger: Logger
     private var run: FlowRun?
     private let vad: TurnDetector?
-    /// The utterance being spoken (its mark not yet back), if any.
+    /// The utterance being spoken (its mark not yet back), if any, and its audio.
     private var speaking: String?
+    private var speakingSamples: [Int16] = []
     private var counter = 0
     /// Hang up with this reason once the current utterance has been heard.
     private var hangUpAfterSpeech: String?
@@ -48,6 +55,14 @@ final class DemoAgent {
     private var actionsPending = false
     private var lastTick: Int64 = 0
     private(set) var summary = AgentSummary()
+    /// The handler of the call's current connection (it changes on a reconnect).
+    weak var host: AgentHost?
+    /// The flow's clock: the call's, across reconnects (each connection's handler counts from its own start).
+    private let origin = ContinuousClock.now
+    private var flowMs: Int64 {
+        let elapsed = ContinuousClock.now - origin
+        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    }
 
     static let apology = "Sorry, something went wrong on our side. Please call again later. Goodbye."
     static let keypadOnly = "Sorry, this line understands the keypad only."
@@ -66,6 +81,8 @@ final class DemoAgent {
     }
 
     var isSpeaking: Bool { speaking != nil }
+    /// The flow ended (or the agent failed): the call ends once the last words are heard.
+    var isEnding: Bool { hangUpAfterSpeech != nil }
 
     /// The call started: the initial state's entry actions and prompt.
     func start() async -> [AgentCommand] {
@@ -93,13 +110,12 @@ final class DemoAgent {
         }
         var commands: [AgentCommand] = []
         if started, speaking != nil, hangUpAfterSpeech == nil {
-            summary.bargeIns += 1
-            commands.append(.interrupt)  // the handler answers with interrupted(heardMs:)
+            commands += await bargeIn(now: now)
         }
         if let ended {
             summary.turns += 1
             logger.debug("caller turn ended", metadata: ["speech_ms": "\(ended)"])
-            commands += await step(#"{"type":"user","text":"","speech_ms":\#(ended),"at_ms":\#(now)}"#, userTurn: true)
+            commands += await step(#"{"type":"user","text":"","speech_ms":\#(ended),"at_ms":\#(flowMs)}"#, userTurn: true)
         }
         return commands
     }
@@ -110,17 +126,19 @@ final class DemoAgent {
         summary.digits += 1
         var commands: [AgentCommand] = []
         if speaking != nil, hangUpAfterSpeech == nil {
-            summary.bargeIns += 1
-            commands.append(.interrupt)
+            commands += await bargeIn(now: now)
         }
-        return commands + (await step(#"{"type":"dtmf","digit":"\#(digit)","at_ms":\#(now)}"#, userTurn: true))
+        return commands + (await step(#"{"type":"dtmf","digit":"\#(digit)","at_ms":\#(flowMs)}"#, userTurn: true))
     }
 
-    /// The session's interrupt said how much of the utterance the caller heard: the flow is told.
-    func interrupted(heardMs: Int64, now: Int64) async -> [AgentCommand] {
+    /// The caller talks (or presses a key) over the agent: its audio stops now, and the flow hears how
+    /// much of the utterance the caller heard (the session's playback truth), in the state it was said in.
+    private func bargeIn(now: Int64) async -> [AgentCommand] {
+        summary.bargeIns += 1
+        let heard = host?.interruptPlayback() ?? 0
         speaking = nil
         actionsPending = false
-        return await step(#"{"type":"interrupted","heard_ms":\#(heardMs),"at_ms":\#(now)}"#, userTurn: false)
+        return await step(#"{"type":"interrupted","heard_ms":\#(heard),"at_ms":\#(flowMs)}"#, userTurn: false)
     }
 
     /// One of the session's mark events: the utterance was heard to the end ("played") or cut.
@@ -131,16 +149,34 @@ final class DemoAgent {
         if let reason = hangUpAfterSpeech { return [.hangUp(reason: reason)] }
         if actionsPending, run?.ended == nil {
             actionsPending = false
-            return await step(#"{"type":"actions_done","at_ms":\#(now)}"#, userTurn: false)
+            return await step(#"{"type":"actions_done","at_ms":\#(flowMs)}"#, userTurn: false)
         }
         return []
     }
 
     /// The clock, for the states' timeouts (once a second, while the agent is quiet).
     func tick(now: Int64) async -> [AgentCommand] {
+        let now = flowMs
         guard now - lastTick >= 1000, speaking == nil, hangUpAfterSpeech == nil, run?.ended == nil else { return [] }
         lastTick = now
-        return await step(#"{"type":"tick","at_ms":\#(now)}"#, userTurn: false)
+        return await step(#"{"type":"tick","at_ms":\#(flowMs)}"#, userTurn: false)
+    }
+
+    /// The call moved to a new connection (a reconnect within the grace period): the utterance that was
+    /// playing goes on from where the caller stopped hearing it.
+    func resume(heardMs: Int64) -> [AgentCommand] {
+        guard speaking != nil else {
+            if let reason = hangUpAfterSpeech { return [.hangUp(reason: reason)] }
+            return []
+        }
+        let from = min(Int(max(heardMs, 0)) * (Speech.outputRate / 1000), speakingSamples.count)
+        let rest = Array(speakingSamples[from...])
+        counter += 1
+        let mark = "utt-\(counter)"
+        speaking = mark
+        speakingSamples = rest
+        logger.info("resuming the utterance", metadata: ["heard_ms": "\(heardMs)", "rest_ms": "\(rest.count / (Speech.outputRate / 1000))"])
+        return [.speak(mark: mark, samples: rest)]
     }
 
     /// The call ended without the flow ending it.
@@ -176,9 +212,8 @@ final class DemoAgent {
         if let ended = result.ended {
             noteEnd(ended, actions: result.actions, transition: transition)
         }
-        var commands: [AgentCommand] = speaking != nil ? [.interrupt] : []
-        commands += await speak(texts.filter { !$0.isEmpty }.joined(separator: " "))
-        return commands
+        if speaking != nil { _ = host?.interruptPlayback(); speaking = nil }
+        return await speak(texts.filter { !$0.isEmpty }.joined(separator: " "))
     }
 
     /// The flow ended: how, and what the host does about it.
@@ -213,9 +248,8 @@ final class DemoAgent {
         summary.escalationReason = "agent error"
         summary.endReason = "agent error: \(why)"
         hangUpAfterSpeech = summary.endReason
-        var commands: [AgentCommand] = speaking != nil ? [.interrupt] : []
-        commands += await speak(Self.apology)
-        return commands
+        if speaking != nil { _ = host?.interruptPlayback(); speaking = nil }
+        return await speak(Self.apology)
     }
 
     private func speak(_ text: String) async -> [AgentCommand] {
@@ -231,6 +265,7 @@ final class DemoAgent {
         counter += 1
         let mark = "utt-\(counter)"
         speaking = mark
+        speakingSamples = utterance.samples
         summary.utterances += 1
         summary.characters += text.count
         summary.spokenMs += utterance.samples.count / (Speech.outputRate / 1000)

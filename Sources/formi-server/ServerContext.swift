@@ -12,6 +12,7 @@ final class ServerContext: Sendable {
     let ledger: LedgerWriter
     let speech: Speech
     let calls: CallRegistry
+    let parked = ParkedCalls()
     /// Flow name -> compiled flow.
     let flows: [String: CompiledFlow]
     /// Provider name -> template JSON (built-ins and the configured ones); parsed per call, as a

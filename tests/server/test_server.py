@@ -90,18 +90,20 @@ def test_call(server: Server, silence, tmp_path, provider: str) -> None:
     heard = str(tmp_path / "heard.wav")
     # AudioSocket is paced by the sender (the server, in real time): the caller's clock must be real time too.
     paced = provider.startswith("audiosocket")
-    report = asyncio.run(simulate(server.url(provider), silence(8 if paced else 12), speed=1 if paced else 4,
-                                  barge_in=[2.0], barge_in_seconds=0.6,
-                                  dtmf=[(5.0, "1")], save=heard, tail=1.0))
+    report = asyncio.run(simulate(server.url(provider), silence(9 if paced else 12), speed=1 if paced else 2,
+                                  barge_in=[3.0], barge_in_seconds=0.6,
+                                  dtmf=[(6.0, "1")], save=heard, tail=1.0))
     call = report.calls[0]
     assert call.ok, call.error
-    # The greeting: speech in the first 2 s of what the caller heard (before the barge-in).
-    assert speech_seconds(heard, 2.0) > 1.0
+    # The greeting: speech in the first 3 s of what the caller heard (before the barge-in).
+    assert speech_seconds(heard, 3.0) > 1.2
     # Barge-in: the agent's audio stopped within a few frames of the caller's speech (the VAD needs
     # 60 ms of it), and the provider's clear went out (AudioSocket has none: the server's pacing stops).
     barge = call.barge_ins[0]
     assert barge["triggered"]
-    assert barge["talked_over_ms"] <= 100
+    # Heard after the caller started: the VAD's 60 ms, a frame, and for AudioSocket the 60 ms the
+    # server keeps ahead of real time (it has no clear: what was sent plays out).
+    assert barge["talked_over_ms"] <= (200 if paced else 100)
     if not paced:
         assert barge["cleared"], call.events
     rows = server.wait_for_records(before + 1)
@@ -302,5 +304,97 @@ def test_tone_fallback_when_synthesis_fails(tmp_path, silence) -> None:
         assert 0.3 < speech_seconds(heard, 3.0) < 1.0, "the 0.45 s of beeps, not a spoken greeting"
         assert s.metric_sum("formi_tts_fallbacks_total") >= 1
         assert "speech synthesis failed: the caller hears tones" in s.log
+    finally:
+        s.stop()
+
+
+async def place(server: Server, stream: str) -> tuple:
+    phone = formi.Session("twilio", role="telephony", local_format=("pcm16le", 8000), stream_id=stream,
+                          call_id=stream, from_="+15550111")
+    ws = await connect(server.url("twilio"))
+    for m in phone.outputs():
+        await ws.send(m.text)
+    return phone, ws
+
+
+async def press(phone: formi.Session, ws, digit: str, clock: list) -> list:
+    """Sends a key (with a frame of audio around it) and collects what comes back for a while."""
+    clock[0] += 20
+    phone.set_time(clock[0])
+    phone.send_audio(b"\0\0" * 160)
+    phone.send_dtmf(digit)
+    for m in phone.outputs():
+        await ws.send(m.text)
+    return await recv_some(ws, 1.0)
+
+
+def media_frames(messages: list) -> int:
+    return sum(1 for m in messages if isinstance(m, str) and '"media"' in m)
+
+
+def test_reconnect_within_grace_resumes_the_call(tmp_path) -> None:
+    s = Server(tmp_path, "--reconnect-grace-seconds", "3")
+    try:
+        stream = f"MZresume{uuid.uuid4().hex[:16]}"
+
+        async def scenario() -> tuple:
+            clock = [0]
+            phone, ws = await place(s, stream)
+            greeting = await recv_some(ws, 0.5)
+            said = await press(phone, ws, "1", clock)  # greeting -> party size
+            ws.transport.abort()  # the socket drops mid-prompt, no stop
+            await asyncio.sleep(0.5)
+            phone2, ws2 = await place(s, stream)  # the same stream id, within the grace period
+            rest = await recv_some(ws2, 0.5)
+            after = await press(phone2, ws2, "4", clock)  # valid in "party size" only: -> confirm
+            phone2.end("hangup")
+            for m in phone2.outputs():
+                await ws2.send(m.text)
+            await recv_some(ws2, 1.0)
+            return greeting, said, rest, after
+        greeting, said, rest, after = asyncio.run(scenario())
+        assert media_frames(greeting) > 100 and media_frames(said) > 50
+        assert 0 < media_frames(rest) <= media_frames(said), "the rest of the prompt, not a new greeting"
+        assert media_frames(after) > 50
+        rows = s.wait_for_records(1)
+        time.sleep(0.5)
+        rows = s.interactions()
+        assert len(rows) == 1, "one call, billed once"
+        ledger = formi.Ledger(str(tmp_path / "usage.db"))
+        try:
+            record = ledger.query({"query": "interaction", "interaction_id": stream})
+        finally:
+            ledger.close()
+        text = json.dumps(record)
+        assert '"flow_path": [1, 2, 4]' in text, text[:3000]
+        assert '"reconnects": 1' in text
+        assert "resumed" in s.log
+    finally:
+        s.stop()
+
+
+def test_reconnect_after_grace_is_a_new_call(tmp_path) -> None:
+    s = Server(tmp_path, "--reconnect-grace-seconds", "1")
+    try:
+        stream = f"MZlate{uuid.uuid4().hex[:16]}"
+
+        async def scenario() -> None:
+            clock = [0]
+            phone, ws = await place(s, stream)
+            await recv_some(ws, 0.3)
+            await press(phone, ws, "1", clock)
+            ws.transport.abort()
+            await asyncio.sleep(2.0)  # past the grace period: the first call is over and recorded
+            phone2, ws2 = await place(s, stream)
+            greeting = await recv_some(ws2, 0.5)
+            assert media_frames(greeting) > 100, "a new call starts with the greeting"
+            phone2.end("hangup")
+            for m in phone2.outputs():
+                await ws2.send(m.text)
+            await recv_some(ws2, 1.0)
+        asyncio.run(scenario())
+        rows = s.wait_for_records(2)
+        assert sorted(r["interaction_id"] for r in rows) == [stream, stream + "#2"]
+        assert "not resumed within 1 s" in s.log
     finally:
         s.stop()
