@@ -139,7 +139,7 @@ demo: deps $(LIB) server-venv
 	    w.setsampwidth(2); w.setframerate(8000); w.writeframes(bytes(2 * 8000 * 25)); w.close()'
 	.build/release/formi-server --port $(PORT) --data-dir $(DATA_DIR) \
 	    --sim-command "FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(CURDIR)/$(PY_VENV)/bin/python -m formi.sim" \
-	    --sim-args "--wav $(CURDIR)/$(DEMO)/caller.wav --dtmf 1@9 --dtmf 4@13 --dtmf 1@17.5 --save $(CURDIR)/$(DEMO)/heard.wav"
+	    --sim-args="--wav $(CURDIR)/$(DEMO)/caller.wav --dtmf 1@9 --dtmf 4@13 --dtmf 1@17.5 --save $(CURDIR)/$(DEMO)/heard.wav"
 
 test-server: $(LIB) server-venv
 	$(SWIFT) build --product formi-server
