@@ -136,10 +136,10 @@ demo: deps $(LIB) server-venv
 	$(SWIFT) build -c release --product formi-server
 	@mkdir -p $(DEMO)
 	@$(PY_VENV)/bin/python -c 'import wave; w = wave.open("$(DEMO)/caller.wav", "wb"); w.setnchannels(1); \
-	    w.setsampwidth(2); w.setframerate(8000); w.writeframes(bytes(2 * 8000 * 25)); w.close()'
+	    w.setsampwidth(2); w.setframerate(8000); w.writeframes(bytes(2 * 8000 * 30)); w.close()'
 	.build/release/formi-server --port $(PORT) --data-dir $(DATA_DIR) \
 	    --sim-command "FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(CURDIR)/$(PY_VENV)/bin/python -m formi.sim" \
-	    --sim-args="--wav $(CURDIR)/$(DEMO)/caller.wav --dtmf 1@9 --dtmf 4@13 --dtmf 1@17.5 --save $(CURDIR)/$(DEMO)/heard.wav"
+	    --sim-args="--wav $(CURDIR)/$(DEMO)/caller.wav --dtmf 1@9 --dtmf 4@14 --dtmf 1@19.5 --save $(CURDIR)/$(DEMO)/heard.wav"
 
 test-server: $(LIB) server-venv
 	$(SWIFT) build --product formi-server
