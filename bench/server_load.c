@@ -5,6 +5,10 @@
  *
  *   server_load URL CALLS SECONDS [provider]     e.g. ws://127.0.0.1:8080/ws-adapter/twilio/inbound/1/1/+15550100
  *
+ * Calls are placed 20 per tick (1,000 a second) while the clock runs; once all are up and 5 s have
+ * passed, "measure start" is printed, SECONDS later "measure end" (a driver samples the server's
+ * counters at those lines), then the calls hang up.
+ *
  * Keys are pressed to keep the demo agent talking about half the time: '2' at 9 s (opening hours), '1'
  * at 17 s (party size), then '4' and '2' in turn every 8 s (confirm, party size, ...). Prints one JSON
  * line: calls connected, failed, agent audio heard, clears, ticks the generator itself missed, its CPU. */
@@ -58,7 +62,14 @@ typedef struct {
     int open;
     int64_t heard_bytes, clears, frames_out, frames_in;
     int next_key;
+    int64_t start_tick;
 } call;
+
+static double cpu_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
 
 static int64_t now_ms(void) {
     struct timespec t;
@@ -197,29 +208,7 @@ int main(int argc, char **argv) {
     if (!prov) { fprintf(stderr, "provider: %s\n", formi_last_error()); return 2; }
 
     call *calls = calloc((size_t)ncalls, sizeof *calls);
-    int ep = epoll_create1(0), failed = 0, refused = 0;
-    for (int i = 0; i < ncalls; i++) {
-        call *c = &calls[i];
-        formi_session_config cfg;
-        formi_session_config_init(&cfg, FORMI_ROLE_TELEPHONY);
-        cfg.local_format.encoding = FORMI_ENCODING_PCM16LE;
-        cfg.local_format.sample_rate = 8000;
-        cfg.local_format.channels = 1;
-        char sid[64];
-        snprintf(sid, sizeof sid, "MZload%08d%010ld", i, (long)now_ms());
-        cfg.stream_id = sid;
-        cfg.call_id = sid;
-        cfg.from = "+15550199";
-        c->phone = formi_session_new(prov, &cfg, &st);
-        c->fd = c->phone ? dial(host, port, path) : -1;
-        if (c->fd < 0) { if (c->fd == -2) refused++; failed++; c->open = 0; continue; }
-        c->open = 1;
-        c->next_key = 0;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-        pump_outputs(c);  /* connected, start */
-    }
-
+    int ep = epoll_create1(0), failed = 0, refused = 0, dialled = 0;
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
     struct itimerspec its = {.it_interval = {0, 20000000}, .it_value = {0, 20000000}};
     timerfd_settime(tfd, 0, &its, NULL);
@@ -228,9 +217,10 @@ int main(int argc, char **argv) {
 
     static const int16_t silence[160];
     int16_t play[160];
-    int64_t tick = 0, missed = 0, total_ticks = (int64_t)seconds * 50;
+    double cpu_start = 0, cpu_window = 0;
+    int64_t tick = 0, missed = 0, all_up = -1, start_tick = -1, end_tick = -1, heard_at_start = 0, missed_at_start = 0;
     struct epoll_event evs[256];
-    while (tick < total_ticks) {
+    while (end_tick < 0 || tick < end_tick) {
         int n = epoll_wait(ep, evs, 256, 100);
         for (int k = 0; k < n; k++) {
             call *c = evs[k].data.ptr;
@@ -239,10 +229,42 @@ int main(int argc, char **argv) {
                 if (read(tfd, &expirations, sizeof expirations) != sizeof expirations) continue;
                 if (expirations > 1) missed += (int64_t)expirations - 1;
                 tick++;
-                int64_t call_ms = tick * 20;
-                for (int i = 0; i < ncalls; i++) {
+                for (int k = 0; k < 20 && dialled < ncalls; k++) {
+                    call *c = &calls[dialled++];
+                    formi_session_config cfg;
+                    formi_session_config_init(&cfg, FORMI_ROLE_TELEPHONY);
+                    cfg.local_format.encoding = FORMI_ENCODING_PCM16LE;
+                    cfg.local_format.sample_rate = 8000;
+                    cfg.local_format.channels = 1;
+                    char sid[64];
+                    snprintf(sid, sizeof sid, "MZload%08d%010ld", dialled, (long)now_ms());
+                    cfg.stream_id = sid;
+                    cfg.call_id = sid;
+                    cfg.from = "+15550199";
+                    c->phone = formi_session_new(prov, &cfg, &st);
+                    c->fd = c->phone ? dial(host, port, path) : -1;
+                    if (c->fd < 0) { if (c->fd == -2) refused++; failed++; c->open = 0; continue; }
+                    c->open = 1;
+                    c->start_tick = tick;
+                    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+                    formi_session_set_time(c->phone, 0);
+                    pump_outputs(c);  /* connected, start */
+                }
+                if (all_up < 0 && dialled == ncalls) all_up = tick;
+                if (all_up >= 0 && start_tick < 0 && tick >= all_up + 250) {
+                    start_tick = tick;
+                    end_tick = tick + (int64_t)seconds * 50;
+                    missed_at_start = missed;
+                    cpu_start = cpu_now();
+                    for (int i = 0; i < ncalls; i++) heard_at_start += calls[i].heard_bytes;
+                    printf("measure start\n");
+                    fflush(stdout);
+                }
+                for (int i = 0; i < dialled; i++) {
                     call *d = &calls[i];
                     if (!d->open) continue;
+                    int64_t call_ms = (tick - d->start_tick) * 20;
                     formi_session_set_time(d->phone, call_ms);
                     formi_session_send_audio(d->phone, silence, sizeof silence);
                     /* '2' at 9 s, '1' at 17 s, then '4' and '2' in turn every 8 s. */
@@ -263,6 +285,9 @@ int main(int argc, char **argv) {
             }
         }
     }
+    cpu_window = cpu_now() - cpu_start;
+    printf("measure end\n");
+    fflush(stdout);
     int open_at_end = 0;
     int64_t heard = 0, clears = 0, fin = 0, fout = 0;
     for (int i = 0; i < ncalls; i++) {
@@ -280,14 +305,11 @@ int main(int argc, char **argv) {
         free(c->in.data);
         free(c->out.data);
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     printf("{\"calls\":%d,\"connected\":%d,\"refused\":%d,\"open_at_end\":%d,\"seconds\":%d,\"heard_s_per_call\":%.2f,"
-           "\"clears\":%lld,\"frames_sent\":%lld,\"frames_received\":%lld,\"ticks_missed\":%lld,\"generator_cpu_s\":%.2f}\n",
+           "\"clears\":%lld,\"frames_sent\":%lld,\"frames_received\":%lld,\"ticks_missed\":%lld,\"generator_cpu_percent\":%.1f}\n",
            ncalls, ncalls - failed, refused, open_at_end, seconds,
-           ncalls - failed ? heard / 16000.0 / (ncalls - failed) : 0.0, (long long)clears, (long long)fout, (long long)fin,
-           (long long)missed, cpu);
+           ncalls - failed ? (heard - heard_at_start) / 16000.0 / (ncalls - failed) : 0.0, (long long)clears, (long long)fout,
+           (long long)fin, (long long)(missed - missed_at_start), 100 * cpu_window / seconds);
     free(calls);
     formi_provider_free(prov);
     return failed ? 1 : 0;

@@ -64,10 +64,10 @@ struct AudioSocketListener: Service {
                 let rest = UnsafeTransfer(iterator)
                 await server.serveCall(route: route, transport: TCPTransport(outbound: outbound)) { queue in
                     var iterator = rest.value
-                    if !first.isEmpty { queue.yield(.frame(first, binary: true)) }
+                    if !first.isEmpty { queue.yield(.frame(first, binary: true, at: .now)) }
                     do {
                         while let chunk = try await iterator.next() {
-                            if case .dropped = queue.yield(.frame(Array(chunk.readableBytesView), binary: true)) {
+                            if case .dropped = queue.yield(.frame(Array(chunk.readableBytesView), binary: true, at: .now)) {
                                 server.metrics.drops.increment()
                                 server.metrics.errors(kind: "overload").increment()
                             }

@@ -96,11 +96,10 @@ final class CallHandler: AgentHost {
                                        "number": "\(route.virtualNumber)", "caller": "\(route.callerId)"])
         for await input in inputs {
             switch input {
-            case .frame(let bytes, let binary):
-                let t0 = clock.now
-                lastReceived = t0
+            case .frame(let bytes, let binary, let arrived):
+                lastReceived = clock.now
                 await receive(bytes, binary: binary)
-                server.metrics.frameSeconds.record(clock.now - t0)
+                server.metrics.frameSeconds.record(clock.now - arrived)
             case .tick where parked != nil:
                 if let p = parked, clock.now >= p.until {
                     parked = nil

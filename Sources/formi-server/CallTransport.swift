@@ -13,7 +13,8 @@ protocol CallTransport: Sendable {
 
 /// What arrives on a call's queue: the socket's frames, the clock, and the end.
 enum CallInput: Sendable {
-    case frame([UInt8], binary: Bool)
+    /// What the socket received, and when (the histogram counts the time it waited in the queue).
+    case frame([UInt8], binary: Bool, at: ContinuousClock.Instant)
     case tick
     /// The peer closed, or the socket failed.
     case closed(String)

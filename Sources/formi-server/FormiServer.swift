@@ -92,6 +92,7 @@ struct FormiServer: AsyncParsableCommand {
                 announce("AudioSocket listening on tcp://\(audioHost):\(port)")
             }))
         }
+        services.append(.init(service: Ticker(server: server)))
         // Last in the list: the first told to shut down. Calls drain before the listeners close.
         services.append(.init(service: DrainService(server: server)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -116,6 +117,25 @@ func gatedServer(router: Router<BasicWebSocketRequestContext>, server: ServerCon
 /// A line on stdout, written at once (the Makefile and the tests wait for these).
 func announce(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Every call's 20 ms clock, from one timer.
+struct Ticker: Service {
+    let server: ServerContext
+
+    func run() async throws {
+        // Before the drain in the service list, so told to stop after it: draining calls still tick.
+        try? await cancelWhenGracefulShutdown {
+            let clock = ContinuousClock()
+            var next = clock.now
+            while !Task.isCancelled {
+                next += .milliseconds(20)
+                try? await Task.sleep(until: next, clock: clock)
+                if clock.now - next > .milliseconds(200) { next = clock.now }  // far behind: skip, do not rush
+                server.calls.tickAll(drops: server.metrics.drops)
+            }
+        }
+    }
 }
 
 /// On SIGTERM (or SIGINT): stop taking calls, let those in progress finish up to the drain time, end the

@@ -22,7 +22,7 @@ final class ServerMetrics: Sendable {
                                         .milliseconds(10), .milliseconds(25), .milliseconds(100)]
         frameSeconds = registry.makeDurationHistogram(
             name: "formi_frame_processing_seconds", buckets: frameBuckets,
-            help: "Time to process one received provider frame: session, agent, and the messages it caused")
+            help: "From a provider frame's arrival to the end of its processing (queueing, session, agent, and the messages it caused)")
         ledgerWriteSeconds = registry.makeDurationHistogram(
             name: "formi_ledger_write_seconds",
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),

@@ -64,8 +64,8 @@ enum Routes {
                     for try await message in inbound.messages(maxSize: maxSize) {
                         let input: CallInput
                         switch message {
-                        case .text(let text): input = .frame(Array(text.utf8), binary: false)
-                        case .binary(let buffer): input = .frame(Array(buffer.readableBytesView), binary: true)
+                        case .text(let text): input = .frame(Array(text.utf8), binary: false, at: .now)
+                        case .binary(let buffer): input = .frame(Array(buffer.readableBytesView), binary: true, at: .now)
                         }
                         if case .dropped = queue.yield(input) {
                             server.metrics.drops.increment()

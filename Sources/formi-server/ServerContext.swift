@@ -92,16 +92,10 @@ final class ServerContext: Sendable {
         }
         let active = metrics.activeCalls(provider: route.provider)
         active.increment()
-        let drops = metrics.drops
+        // The call's clock (pacing, marks kept by time, timeouts, idleness) comes from the registry's
+        // one timer (`Ticker`).
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await feed(continuation) }
-            group.addTask {
-                // The call's clock: pacing, marks kept by time, timeouts, idleness.
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(20))
-                    if case .dropped = continuation.yield(.tick) { drops.increment() }
-                }
-            }
             await handler.run(stream)
             group.cancelAll()
         }
