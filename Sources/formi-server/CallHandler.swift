@@ -64,6 +64,8 @@ final class CallHandler: AgentHost {
         var config = SessionConfig(role: .agentServer)
         config.localFormat = AudioFormat(encoding: .pcm16LE, sampleRate: Speech.outputRate, channels: 1)
         config.maxMessageBytes = server.config.limits.maxMessageBytes
+        let lead = server.config.limits.outputLeadMs
+        if lead > 0 { config.outputLeadMilliseconds = template.pacing == .sender ? min(lead, 60) : lead }
         config.call.direction = route.callType
         config.call.from = route.callerId
         config.call.to = route.virtualNumber

@@ -60,6 +60,10 @@ struct ServerConfig: Codable, Sendable {
         var maxPendingFrames = 500
         /// The longest call.
         var maxCallSeconds = 3600.0
+        /// Agent audio released ahead of real time (ms). The rest waits in the session and goes out with
+        /// the clock: writes spread over the call instead of whole prompts at once, and a barge-in has less
+        /// to clear. 0: the provider's own rule (everything at once where it buffers).
+        var outputLeadMs = 400
         /// A call whose socket drops without a stop is held this long for a reconnect with the same
         /// stream id (0: never).
         var reconnectGraceSeconds = 10.0
@@ -74,6 +78,7 @@ struct ServerConfig: Codable, Sendable {
             maxPendingFrames = try c.decodeIfPresent(Int.self, forKey: .maxPendingFrames) ?? maxPendingFrames
             maxCallSeconds = try c.decodeIfPresent(Double.self, forKey: .maxCallSeconds) ?? maxCallSeconds
             reconnectGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .reconnectGraceSeconds) ?? reconnectGraceSeconds
+            outputLeadMs = try c.decodeIfPresent(Int.self, forKey: .outputLeadMs) ?? outputLeadMs
         }
     }
 
@@ -177,6 +182,7 @@ struct ServerConfig: Codable, Sendable {
         if limits.maxCalls < 1 { problems.append("limits.max_calls must be at least 1") }
         if limits.drainSeconds < 0 { problems.append("limits.drain_seconds must be >= 0") }
         if limits.maxMessageBytes < 1024 || limits.maxMessageBytes > 16 << 20 { problems.append("limits.max_message_bytes must be 1 KiB to 16 MiB") }
+        if limits.outputLeadMs < 0 || limits.outputLeadMs > 60_000 { problems.append("limits.output_lead_ms must be 0 to 60000") }
         if limits.reconnectGraceSeconds < 0 || limits.reconnectGraceSeconds > 600 { problems.append("limits.reconnect_grace_seconds must be 0 to 600") }
         if limits.idleSeconds <= 0 { problems.append("limits.idle_seconds must be > 0") }
         if limits.maxPendingFrames < 10 { problems.append("limits.max_pending_frames must be at least 10") }

@@ -27,6 +27,7 @@ struct FormiServer: AsyncParsableCommand {
     @Option(name: .customLong("max-calls"), help: "Concurrent calls.") var maxCalls: Int?
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long calls may go on.") var drainSeconds: Double?
     @Option(name: .customLong("idle-seconds"), help: "Close a call with nothing received for this long.") var idleSeconds: Double?
+    @Option(name: .customLong("output-lead-ms"), help: "Agent audio sent ahead of real time (0: the provider's rule).") var outputLead: Int?
     @Option(name: .customLong("reconnect-grace-seconds"), help: "Hold a dropped call this long for a reconnect (0: never).") var reconnectGrace: Double?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
@@ -44,6 +45,7 @@ struct FormiServer: AsyncParsableCommand {
         if let maxCalls { config.limits.maxCalls = maxCalls }
         if let drainSeconds { config.limits.drainSeconds = drainSeconds }
         if let idleSeconds { config.limits.idleSeconds = idleSeconds }
+        if let outputLead { config.limits.outputLeadMs = outputLead }
         if let reconnectGrace { config.limits.reconnectGraceSeconds = reconnectGrace }
         if let logLevel { config.log.level = logLevel }
         if let logFormat { config.log.format = logFormat }
