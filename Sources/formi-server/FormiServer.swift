@@ -27,6 +27,7 @@ struct FormiServer: AsyncParsableCommand {
     @Option(name: .customLong("max-calls"), help: "Concurrent calls.") var maxCalls: Int?
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long calls may go on.") var drainSeconds: Double?
     @Option(name: .customLong("idle-seconds"), help: "Close a call with nothing received for this long.") var idleSeconds: Double?
+    @Option(help: "Event-loop threads for the sockets (default: one per core).") var threads: Int?
     @Option(name: .customLong("output-lead-ms"), help: "Agent audio sent ahead of real time (0: the provider's rule).") var outputLead: Int?
     @Option(name: .customLong("reconnect-grace-seconds"), help: "Hold a dropped call this long for a reconnect (0: never).") var reconnectGrace: Double?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
@@ -73,6 +74,7 @@ struct FormiServer: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode(2)
         }
+        let loops: MultiThreadedEventLoopGroup = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? .singleton
         let router = Routes.router(server)
         let host = config.listen.host
         let simCommand = self.simCommand, simArgs = self.simArgs
@@ -85,12 +87,13 @@ struct FormiServer: AsyncParsableCommand {
                 announce("formi-server listening on http://\(host):\(port) (WebSocket ws://\(host):\(port)\(Routes.path))")
                 announce("place a call:  \(simCommand) ws://\(host):\(port)/ws-adapter/twilio/inbound/1/1/+15550100 \(simArgs)")
             },
+            eventLoopGroupProvider: .shared(loops),
             logger: logger
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if config.audiosocket.enabled {
             let audioHost = config.audiosocket.host
-            services.append(.init(service: AudioSocketListener(server: server, group: MultiThreadedEventLoopGroup.singleton) { port in
+            services.append(.init(service: AudioSocketListener(server: server, group: loops) { port in
                 announce("AudioSocket listening on tcp://\(audioHost):\(port)")
             }))
         }
