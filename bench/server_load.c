@@ -267,8 +267,10 @@ int main(int argc, char **argv) {
                     int64_t call_ms = (tick - d->start_tick) * 20;
                     formi_session_set_time(d->phone, call_ms);
                     formi_session_send_audio(d->phone, silence, sizeof silence);
-                    /* '2' at 9 s, '1' at 17 s, then '4' and '2' in turn every 8 s. */
-                    int64_t due = d->next_key == 0 ? 9000 : d->next_key == 1 ? 17000 : 17000 + 8000 * (d->next_key - 1);
+                    /* '2' at 9 s, '1' at 17 s, then '4' and '2' in turn every 8 s; calls spread over 8 s
+                       (callers do not press keys in step). */
+                    int64_t due = (i % 400) * 20 +
+                                  (d->next_key == 0 ? 9000 : d->next_key == 1 ? 17000 : 17000 + 8000 * (d->next_key - 1));
                     if (call_ms >= due) {
                         char key = d->next_key == 0 ? '2' : d->next_key == 1 ? '1' : (d->next_key % 2 ? '2' : '4');
                         formi_session_send_dtmf(d->phone, key, 100);

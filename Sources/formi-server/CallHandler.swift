@@ -99,9 +99,14 @@ final class CallHandler: AgentHost {
         for await input in inputs {
             switch input {
             case .frame(let bytes, let binary, let arrived):
-                lastReceived = clock.now
+                let t0 = clock.now
+                lastReceived = t0
                 await receive(bytes, binary: binary)
-                server.metrics.frameSeconds.record(clock.now - arrived)
+                let t1 = clock.now
+                server.metrics.frameSeconds.record(t1 - arrived)
+                if t1 - arrived > .milliseconds(20) {
+                    logger.debug("slow frame", metadata: ["waited": "\(t0 - arrived)", "took": "\(t1 - t0)", "head": "\(String(decoding: bytes.prefix(40), as: UTF8.self))"])
+                }
             case .tick where parked != nil:
                 if let p = parked, clock.now >= p.until {
                     parked = nil

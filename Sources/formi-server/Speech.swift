@@ -10,6 +10,7 @@ import Dispatch
 import FormiCore
 import Foundation
 import Logging
+import Synchronization
 
 final class Speech: @unchecked Sendable {
     /// The calls' audio: PCM16 at this rate (the sessions' local format).
@@ -28,9 +29,8 @@ final class Speech: @unchecked Sendable {
     private var espeakRate: Int32 = 0
     private var currentVoice = ""
     private var currentRate: Int32 = 0
-    // Touched on `queue` only.
-    private var cache: [String: [Int16]] = [:]
-    private var cacheOrder: [String] = []
+    /// Rendered prompts (most are the same on every call): a hit is answered at once, no queue.
+    private let cache = Mutex<(entries: [String: [Int16]], order: [String])>(([:], []))
     private let cacheLimit = 256
 
     init(logger: Logger, metrics: ServerMetrics) {
@@ -60,16 +60,19 @@ final class Speech: @unchecked Sendable {
 
     /// The text spoken in `voice` at `wpm`, as 16 kHz PCM16; the tone pattern if that fails.
     func speak(_ text: String, voice: String, wpm: Int) async -> Utterance {
-        await withCheckedContinuation { continuation in
+        if let hit = cache.withLock({ $0.entries[Self.key(text, voice, wpm)] }) { return Utterance(samples: hit, fallback: false) }
+        return await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(returning: self.synthesize(text, voice: voice, wpm: wpm))
             }
         }
     }
 
+    private static func key(_ text: String, _ voice: String, _ wpm: Int) -> String { "\(voice)|\(wpm)|\(text)" }
+
     private func synthesize(_ text: String, voice: String, wpm: Int) -> Utterance {
-        let key = "\(voice)|\(wpm)|\(text)"
-        if let hit = cache[key] { return Utterance(samples: hit, fallback: false) }
+        let key = Self.key(text, voice, wpm)
+        if let hit = cache.withLock({ $0.entries[key] }) { return Utterance(samples: hit, fallback: false) }
         let started = ContinuousClock.now
         guard let samples = render(text, voice: voice, wpm: wpm) else {
             metrics.ttsFallbacks.increment()
@@ -77,9 +80,11 @@ final class Speech: @unchecked Sendable {
             return Utterance(samples: Self.tones, fallback: true)
         }
         metrics.ttsSeconds.record(ContinuousClock.now - started)
-        cache[key] = samples
-        cacheOrder.append(key)
-        if cacheOrder.count > cacheLimit { cache[cacheOrder.removeFirst()] = nil }
+        cache.withLock { c in
+            c.entries[key] = samples
+            c.order.append(key)
+            if c.order.count > cacheLimit { c.entries[c.order.removeFirst()] = nil }
+        }
         return Utterance(samples: samples, fallback: false)
     }
 
