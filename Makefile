@@ -6,6 +6,7 @@
 #   make sample-call          the library on a sample call (both ends in one C program)
 #   make test-server          formi-server end to end (part of make test)
 #   make bench                benchmarks against peers run in the same process
+#   make bench-server         formi-server under load: most real-time calls on one core
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over every parser target
 
 SHELL       := /bin/bash
@@ -34,7 +35,7 @@ PORT        ?= 8080
 DATA_DIR    ?= $(BUILD)/demo/data
 DEMO        := $(BUILD)/demo
 
-.PHONY: all deps install test test-swift test-c test-abi test-python test-python-package test-server server server-venv demo sample-call bench fuzz clean
+.PHONY: all deps install test test-swift test-c test-abi test-python test-python-package test-server server server-venv demo sample-call bench bench-server fuzz clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -140,6 +141,15 @@ demo: deps $(LIB) server-venv
 	.build/release/formi-server --port $(PORT) --data-dir $(DATA_DIR) \
 	    --sim-command "FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(CURDIR)/$(PY_VENV)/bin/python -m formi.sim" \
 	    --sim-args="--wav $(CURDIR)/$(DEMO)/caller.wav --dtmf 1@9 --dtmf 4@14 --dtmf 1@19.5 --save $(CURDIR)/$(DEMO)/heard.wav"
+
+# formi-server under load (release, pinned to CPU 0; the C load generator on CPU 1), and the Python echo
+# server under the same load for the ratio.
+bench-server: $(LIB) server-venv
+	$(SWIFT) build -c release --product formi-server
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/server_load.c -o $(BUILD)/bench-server-load \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(PY_VENV)/bin/python bench/server_load.py \
+	    --server .build/release/formi-server --generator $(BUILD)/bench-server-load
 
 test-server: $(LIB) server-venv
 	$(SWIFT) build --product formi-server

@@ -114,16 +114,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--server", default=".build/release/formi-server")
     ap.add_argument("--generator", default="build/bench-server-load")
-    ap.add_argument("--steps", default="50,100,200,400,600,800,1000")
-    ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--steps", default="50,100,150,200,300,400,600,800,1000")
+    ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--echo-calls", type=int, default=100, help="the step at which the Python echo server is compared")
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--server-args", default="--threads 1", help="more formi-server flags (default: one event loop on its one core)")
     args = ap.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
 
     data = tempfile.mkdtemp(prefix="formi-bench-")
     server, port = start(["taskset", "-c", "0", args.server, "--port", "0", "--no-audiosocket", "--data-dir", data,
-                          "--max-calls", str(max(steps) + 100), "--log-level", "warning"],
+                          "--max-calls", str(max(steps) + 100), "--log-level", "warning", *args.server_args.split()],
                          r"listening on http://[\d.]+:(\d+)")
     idle_rss = rss_mib(server.pid)
     rows = []

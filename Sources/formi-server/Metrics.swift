@@ -18,8 +18,9 @@ final class ServerMetrics: Sendable {
 
     init() {
         let frameBuckets: [Duration] = [.microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
-                                        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-                                        .milliseconds(10), .milliseconds(25), .milliseconds(100)]
+                                        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(3),
+                                        .milliseconds(4), .milliseconds(5), .milliseconds(7), .milliseconds(10),
+                                        .milliseconds(25), .milliseconds(50), .milliseconds(100)]
         frameSeconds = registry.makeDurationHistogram(
             name: "formi_frame_processing_seconds", buckets: frameBuckets,
             help: "From a provider frame's arrival to the end of its processing (queueing, session, agent, and the messages it caused)")
