@@ -151,8 +151,9 @@ bench-server: $(LIB) server-venv
 	FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(PY_VENV)/bin/python bench/server_load.py \
 	    --server .build/release/formi-server --generator $(BUILD)/bench-server-load
 
+# `swift build --build-tests` (as `swift test` builds): a plain debug build would rebuild every module.
 test-server: $(LIB) server-venv
-	$(SWIFT) build --product formi-server
+	$(SWIFT) build --build-tests
 	cd tests/server && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 

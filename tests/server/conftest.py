@@ -110,6 +110,13 @@ class Server:
             time.sleep(0.1)
         return self.interactions()
 
+    def settle(self, timeout: float = 15) -> None:
+        """Waits until no call is active: every call that ended is in the ledger (it is written before
+        the call stops counting as active)."""
+        deadline = time.time() + timeout
+        while self.metric_sum("formi_calls_active") > 0 and time.time() < deadline:
+            time.sleep(0.05)
+
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -129,7 +136,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    s = Server(tmp_path_factory.mktemp("formi-data"), "--idle-seconds", "3", "--max-calls", "300")
+    s = Server(tmp_path_factory.mktemp("formi-data"), "--idle-seconds", "3", "--max-calls", "300",
+               "--reconnect-grace-seconds", "1")
     yield s
     s.stop()
 

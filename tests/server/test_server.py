@@ -86,6 +86,7 @@ def test_plain_get_needs_an_upgrade(server: Server) -> None:
 @pytest.mark.parametrize("provider", WS_PROVIDERS + ["audiosocket-tcp"])
 def test_call(server: Server, silence, tmp_path, provider: str) -> None:
     """Greeting heard, a barge-in cut by the provider's clear, DTMF moving the flow, one ledger record."""
+    server.settle()
     before = len(server.interactions())
     heard = str(tmp_path / "heard.wav")
     # AudioSocket is paced by the sender (the server, in real time): the caller's clock must be real time too.
@@ -106,7 +107,8 @@ def test_call(server: Server, silence, tmp_path, provider: str) -> None:
     assert barge["talked_over_ms"] <= (200 if paced else 100)
     if not paced:
         assert barge["cleared"], call.events
-    rows = server.wait_for_records(before + 1)
+    server.settle()
+    rows = server.interactions()
     assert len(rows) == before + 1, "exactly one ledger record per call"
     row = rows[-1]
     ledger = formi.Ledger(str(server.data_dir / "usage.db"))
@@ -123,12 +125,13 @@ def test_call(server: Server, silence, tmp_path, provider: str) -> None:
 
 
 def test_ledger_debits_credits(server: Server, silence) -> None:
+    server.settle()
     ledger = formi.Ledger(str(server.data_dir / "usage.db"))
     try:
         before = ledger.query({"query": "credits", "outlet_id": "1", "agent_id": "1"})
         report = asyncio.run(simulate(server.url("twilio"), silence(3), speed=4, tail=0.5))
         assert report.calls[0].ok
-        time.sleep(0.5)
+        server.settle()
         after = ledger.query({"query": "credits", "outlet_id": "1", "agent_id": "1"})
     finally:
         ledger.close()
@@ -143,15 +146,19 @@ def twilio_phone() -> formi.Session:
 
 
 async def recv_some(ws, seconds: float) -> list:
-    got = []
-    try:
-        while True:
-            got.append(await asyncio.wait_for(ws.recv(), seconds))
-    except (asyncio.TimeoutError, ConnectionClosed):
-        return got
+    """What arrives within `seconds` (less if the connection closes)."""
+    loop = asyncio.get_running_loop()
+    got, deadline = [], loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        try:
+            got.append(await asyncio.wait_for(ws.recv(), left))
+        except (asyncio.TimeoutError, ConnectionClosed):
+            break
+    return got
 
 
 def test_malformed_frame_mid_call(server: Server) -> None:
+    server.settle()
     errors_before = server.metric_sum("formi_errors_total", kind="protocol")
     before = len(server.interactions())
 
@@ -187,6 +194,7 @@ def test_malformed_frame_mid_call(server: Server) -> None:
 
 def test_client_that_vanishes(server: Server) -> None:
     """A TCP connection cut without a close frame, and one that goes silent: both end, both recorded."""
+    server.settle()
     before = len(server.interactions())
 
     async def vanish() -> None:
@@ -209,7 +217,7 @@ def test_client_that_vanishes(server: Server) -> None:
     asyncio.run(vanish())
     waited = asyncio.run(silent())
     assert 2.5 < waited < 6
-    rows = server.wait_for_records(before + 2)
+    rows = server.wait_for_records(before + 2)  # the cut one after the 1 s reconnect grace
     assert len(rows) == before + 2
     deadline = time.time() + 5
     while server.metric_sum("formi_calls_active") > 0 and time.time() < deadline:
@@ -233,7 +241,7 @@ def test_many_connections_no_leak(server: Server) -> None:
             await asyncio.gather(*(one(i) for i in range(start, min(n, start + 50))))
 
     asyncio.run(wave_of(50))  # warm up: caches, pools, the allocator's arenas
-    time.sleep(1)
+    server.settle()
     base = server.rss_kib()
     before = len(server.interactions())
     asyncio.run(wave_of(200))
@@ -354,9 +362,10 @@ def test_reconnect_within_grace_resumes_the_call(tmp_path) -> None:
             await recv_some(ws2, 1.0)
             return greeting, said, rest, after
         greeting, said, rest, after = asyncio.run(scenario())
-        assert media_frames(greeting) > 100 and media_frames(said) > 50
-        assert 0 < media_frames(rest) <= media_frames(said), "the rest of the prompt, not a new greeting"
-        assert media_frames(after) > 50
+        # Agent audio is paced (400 ms ahead of real time): about 25 frames + 20 a second.
+        assert media_frames(greeting) > 20 and media_frames(said) > 20
+        assert media_frames(rest) > 10 and media_frames(after) > 20
+        assert "resuming the utterance" in s.log, "the rest of the prompt, not a new greeting"
         rows = s.wait_for_records(1)
         time.sleep(0.5)
         rows = s.interactions()
@@ -388,7 +397,7 @@ def test_reconnect_after_grace_is_a_new_call(tmp_path) -> None:
             await asyncio.sleep(2.0)  # past the grace period: the first call is over and recorded
             phone2, ws2 = await place(s, stream)
             greeting = await recv_some(ws2, 0.5)
-            assert media_frames(greeting) > 100, "a new call starts with the greeting"
+            assert media_frames(greeting) > 20, "a new call starts with the greeting"
             phone2.end("hangup")
             for m in phone2.outputs():
                 await ws2.send(m.text)
