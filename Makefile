@@ -2,8 +2,11 @@
 #   make                      release library in build/lib (libformi.so.0 and links) and build/formi.pc
 #   make install PREFIX=/usr/local   lib, header and pkg-config file
 #   make test                 installs missing system packages, builds, runs every test suite
-#   make demo                 the library on a sample call
+#   make demo [PORT=8080] [DATA_DIR=build/demo/data]   the adapter server (formi-server) with its demo agent
+#   make sample-call          the library on a sample call (both ends in one C program)
+#   make test-server          formi-server end to end (part of make test)
 #   make bench                benchmarks against peers run in the same process
+#   make bench-server         formi-server under load: most real-time calls on one core
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over every parser target
 
 SHELL       := /bin/bash
@@ -31,7 +34,11 @@ C_TESTS := test_basics test_codecs test_bad_input test_input_limits test_resampl
 PYTHON      ?= python3
 PY_VENV     := $(BUILD)/python-venv
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk demo bench fuzz resampler-filters clean
+PORT        ?= 8080
+DATA_DIR    ?= $(BUILD)/demo/data
+DEMO        := $(BUILD)/demo
+
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -112,7 +119,7 @@ test-install: $(LIB)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-install test-python test-python-package test-wheel test-asterisk
+	$(MAKE) test-swift test-abi test-c test-install test-python test-python-package test-wheel test-asterisk test-server
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 
@@ -173,7 +180,45 @@ test-asterisk: $(LIB) $(BUILD)/formi.pc
 	cd bindings/asterisk && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests
 
-demo: $(LIB)
+# The adapter server (Sources/formi-server): a release build for the demo, the debug build for the tests
+# (which `swift test` has built already).
+server:
+	$(SWIFT) build -c release --product formi-server
+
+# The venv the server's tests and the demo's simulator run in (the same one as test-python-package's).
+server-venv: $(LIB)
+	@$(PY_VENV)/bin/python -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(PY_VENV)
+	@$(PY_VENV)/bin/python -c 'import pytest, websockets, prometheus_client' 2>/dev/null || \
+	    $(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets prometheus_client
+	@$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+
+# Starts formi-server on the built-in demo (agent 1, outlet 1 with credits, the demo flow, the ledger
+# under DATA_DIR) and prints a simulator command that places a call: it greets, then the keys book a table.
+demo: deps $(LIB) server-venv
+	$(SWIFT) build -c release --product formi-server
+	@mkdir -p $(DEMO)
+	@$(PY_VENV)/bin/python -c 'import wave; w = wave.open("$(DEMO)/caller.wav", "wb"); w.setnchannels(1); \
+	    w.setsampwidth(2); w.setframerate(8000); w.writeframes(bytes(2 * 8000 * 30)); w.close()'
+	.build/release/formi-server --port $(PORT) --data-dir $(DATA_DIR) \
+	    --sim-command "FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(CURDIR)/$(PY_VENV)/bin/python -m formi.sim" \
+	    --sim-args="--wav $(CURDIR)/$(DEMO)/caller.wav --dtmf 1@9 --dtmf 4@14 --dtmf 1@19.5 --save $(CURDIR)/$(DEMO)/heard.wav"
+
+# formi-server under load (release, pinned to CPU 0; the C load generator on CPU 1), and the Python echo
+# server under the same load for the ratio.
+bench-server: $(LIB) server-venv
+	$(SWIFT) build -c release --product formi-server
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/server_load.c -o $(BUILD)/bench-server-load \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(PY_VENV)/bin/python bench/server_load.py \
+	    --server .build/release/formi-server --generator $(BUILD)/bench-server-load
+
+# `swift build --build-tests` (as `swift test` builds): a plain debug build would rebuild every module.
+test-server: $(LIB) server-venv
+	$(SWIFT) build --build-tests
+	cd tests/server && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
+	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
+sample-call: $(LIB)
 	@mkdir -p $(BUILD)/c
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bindings/c/examples/sample_call.c -o $(BUILD)/c/sample_call \
 	    -L$(BUILD)/lib -lformi -lm -Wl,-rpath,$(CURDIR)/$(BUILD)/lib

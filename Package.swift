@@ -15,9 +15,19 @@ let package = Package(
     name: "libformi",
     products: [
         .library(name: "formi", type: .dynamic, targets: ["formi"]),
+        .executable(name: "formi-server", targets: ["formi-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
+        // The server (formi-server) only; libformi.so depends on none of these.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // The core: pure Swift, sans-I/O, no Foundation.
@@ -53,6 +63,28 @@ let package = Package(
         ),
         // libFuzzer harnesses (`make fuzz`). Built normally, each replays files given on the command line.
         .executableTarget(name: "formi-fuzz", dependencies: ["FormiCore"]),
+        // espeak-ng from the system (libespeak-ng-dev, espeak-ng-data): the demo agent's voice.
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        // WebRTC's C VAD from libwebrtc_audio_processing (libwebrtc-audio-processing-dev), prototypes in shim.h.
+        .systemLibrary(name: "CWebRTCVAD", path: "Sources/CWebRTCVAD"),
+        // The adapter server: /ws-adapter for every provider, AudioSocket over TCP, the demo agent.
+        .executableTarget(
+            name: "formi-server",
+            dependencies: [
+                "FormiCore", "CEspeakNG", "CWebRTCVAD",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "FormiCoreTests", dependencies: ["FormiCore", "CFormiKernels"]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,6 +6,10 @@ set -euo pipefail
 need=()
 pkg-config --exists speexdsp 2>/dev/null || need+=(libspeexdsp-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)  # the usage ledger's store
+# The server's demo agent: espeak-ng (linked as a library, with its voice data) and WebRTC's C VAD.
+pkg-config --exists espeak-ng 2>/dev/null || need+=(libespeak-ng-dev)
+dpkg -s espeak-ng-data >/dev/null 2>&1 || need+=(espeak-ng-data)
+pkg-config --exists webrtc-audio-processing 2>/dev/null || need+=(libwebrtc-audio-processing-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)
