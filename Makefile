@@ -272,6 +272,11 @@ bench: $(LIB)
 	@echo
 	python3 bench/session.py $(BUILD)/bench-session
 	python3 bench/session.py $(BUILD)/bench-session --instructions
+	@# The Python package's frame path against pipecat's own Twilio serializer (in the test venv).
+	@$(MAKE) --no-print-directory test-python-package >/dev/null
+	@echo
+	FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(PY_VENV)/bin/python bench/pipecat_frame.py
+	FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(PY_VENV)/bin/python bench/pipecat_frame.py --instructions --frames 300
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/flow.c -o $(BUILD)/bench-flow \
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo

@@ -419,3 +419,29 @@ def test_receive_takes_the_frame_kind_from_the_type():
         assert [e.kind for e in call.events()] == [formi.EventKind.START, formi.EventKind.MEDIA,
                                                    formi.EventKind.MEDIA, formi.EventKind.DTMF]
     assert str(formi.EventKind.MEDIA) == "MEDIA" and f"{formi.EventKind.STOP}" == "STOP"
+
+
+def test_receive_audio_gives_the_audio_and_keeps_the_other_events():
+    """receive_audio() returns exactly the audio receive() + events() would give, and every other event
+    (start before it, DTMF among the frames) still comes from events(), in order."""
+    with formi.Provider("twilio") as twilio:
+        phone = formi.Session(twilio, role="telephony", local_format=("pcm16le", 8000), stream_id="MZ7")
+        fast = formi.Session(twilio, local_format=("pcm16le", 16000))
+        plain = formi.Session(twilio, local_format=("pcm16le", 16000))
+    with phone, fast, plain:
+        phone.send_audio(tone(8000, 200))
+        phone.send_dtmf("3")
+        phone.send_audio(tone(8000, 100))
+        heard_fast, heard_plain = b"", b""
+        for message in phone.outputs():
+            data = message.data if message.binary else message.text
+            heard_fast += fast.receive_audio(data)
+            plain.receive(data)
+            heard_plain += b"".join(e.audio for e in plain.events() if e.kind is formi.EventKind.MEDIA)
+        assert heard_fast and heard_fast == heard_plain
+        assert [e.name for e in fast.events()] == ["connected", "start", "dtmf"]
+        assert fast.next_event() is None
+        # Nothing waits in the library either: a later receive() gives only its own events (the
+        # resampler's tail, then the stop).
+        fast.receive('{"event":"stop","streamSid":"MZ7","stop":{}}')
+        assert [e.name for e in fast.events()] == ["media", "stop"]

@@ -170,9 +170,9 @@ class Event:
         return np.frombuffer(self.audio, dtype=dtype)
 
 
-@dataclass(frozen=True)
-class Message:
-    """A message to send on the call's transport (`formi_message`): a binary frame when `binary`."""
+class Message(NamedTuple):
+    """A message to send on the call's transport (`formi_message`): a binary frame when `binary`.
+    (A named tuple: made once per frame, it costs a third of a frozen dataclass.)"""
 
     data: bytes
     binary: bool

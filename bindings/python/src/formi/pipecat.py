@@ -47,7 +47,7 @@ from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 
 from ._types import EventKind, Playback
-from .errors import FormiError
+from .errors import FormiError, StateError
 from .resample import Resampler
 from .session import Session
 
@@ -150,8 +150,6 @@ class FormiFrameSerializer(FrameSerializer):
 
     def _serialize_audio(self, frame: AudioRawFrame) -> Optional[Any]:
         session = self.session
-        if session.stats()["state"] != "streaming":
-            return None  # before the provider's start (or after its stop) there is no call to speak to
         pcm = frame.audio
         if frame.num_channels != 1:
             pcm = _mono(pcm, frame.num_channels)
@@ -161,7 +159,10 @@ class FormiFrameSerializer(FrameSerializer):
             pcm = self._out.process(pcm)
         if not pcm:
             return None
-        session.send_audio(pcm)
+        try:
+            session.send_audio(pcm)
+        except StateError:  # before the provider's start (or after its stop) there is no call to speak to
+            return None
         return self._joined()
 
     def _joined(self) -> Optional[Any]:
@@ -169,11 +170,15 @@ class FormiFrameSerializer(FrameSerializer):
         transport's fixed_audio_packet_size splits them again where a provider wants exact frames, as
         Vonage does). pipecat sends one payload per frame, so when one frame gives several text messages
         (frame_ms below the pipeline's chunk) the first goes now and the rest with the next payload."""
-        messages = self._pending + list(self.session.outputs())
-        self._pending = []
+        messages = list(self.session.outputs())
+        if self._pending:
+            messages, self._pending = self._pending + messages, []
         if not messages:
             return None
-        if len(messages) == 1 or all(m.binary for m in messages):
+        if len(messages) == 1:
+            message = messages[0]
+            return message.data if message.binary else message.data.decode("utf-8")
+        if all(m.binary for m in messages):
             data = b"".join(m.data for m in messages)
             return data if messages[0].binary else data.decode("utf-8")
         if not self._warned:
@@ -190,13 +195,12 @@ class FormiFrameSerializer(FrameSerializer):
         press (InputDTMFFrame), or None (start, marks, errors: kept on the serializer)."""
         session = self.session
         self._tick()
-        session.receive(data, binary=isinstance(data, (bytes, bytearray, memoryview)))
-        audio = bytearray()
+        audio = session.receive_audio(data, binary=isinstance(data, (bytes, bytearray, memoryview)))
         result: Optional[Frame] = None
-        for event in session.events():
-            if event.kind is EventKind.MEDIA and event.audio:
-                audio += event.audio
-            elif event.kind is EventKind.DTMF and event.digit:
+        # receive_audio took every event out of the library; those that were not audio wait in the
+        # session's own queue (rare, so an Event each is fine, and none is looked for when it is empty).
+        for event in (session.events() if session._held else ()):
+            if event.kind is EventKind.DTMF and event.digit:
                 try:
                     result = InputDTMFFrame(KeypadEntry(event.digit))
                 except ValueError:  # A-D: no pipecat keypad entry
@@ -206,7 +210,7 @@ class FormiFrameSerializer(FrameSerializer):
             elif event.kind is EventKind.ERROR and event.error:
                 self.errors = (self.errors + [event.error])[-100:]
         if audio:
-            return InputAudioRawFrame(audio=bytes(audio), num_channels=1, sample_rate=self._rate)
+            return InputAudioRawFrame(audio=audio, num_channels=1, sample_rate=self._rate)
         return result
 
 

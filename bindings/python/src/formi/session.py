@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import json
-from typing import Any, Dict, Iterator, Optional, Union
+from collections import deque
+from typing import Any, Deque, Dict, Iterator, Optional, Union
 
 from . import _abi
 from ._core import (I32, I64, U32, BufferOut, BytesLike, Handle, buffer_in, c_int, c_string, check, new_handle,
                     out_call, view_bytes)
-from ._types import AudioChunk, Event, Format, Message, Playback, Role
+from ._types import AudioChunk, Event, EventKind, Format, Message, Playback, Role
 from .provider import Provider, event_from_struct
 
 __all__ = ["Session", "SESSION_OPTIONS"]
@@ -106,6 +107,13 @@ class Session(Handle):
         self._event = _abi.FormiEvent()
         self._message = _abi.FormiMessage()
         self._playback = _abi.FormiPlayback()
+        # The frame path's calls, looked up once: a ctypes call costs less than finding its function.
+        self._event_ref, self._message_ref = ctypes.byref(self._event), ctypes.byref(self._message)
+        self._receive_fn, self._next_event_fn = L.formi_session_receive, L.formi_session_next_event
+        self._send_audio_fn, self._next_output_fn = L.formi_session_send_audio, L.formi_session_next_output
+        self._set_time_fn = L.formi_session_set_time
+        #: Events receive_audio() took out of the library that were not audio: next_event() gives them first.
+        self._held: Deque[Event] = deque()
 
     @staticmethod
     def _create(provider: Provider, config: _abi.FormiSessionConfig) -> int:
@@ -154,12 +162,38 @@ class Session(Handle):
         self._call("formi_session_receive", pointer, size, 1 if binary else 0)
         del keep
 
+    def receive_audio(self, data: Union[str, BytesLike], binary: Optional[bool] = None) -> bytes:
+        """receive() for the audio path: returns the caller audio this frame carried (local_format; the
+        MEDIA events' audio joined, b"" if none) without building an Event per frame. Every other event
+        (start, dtmf, mark, stop, error, ...) waits in events() as usual, in its order; the audio of this
+        receive is not among them (the order between the two is not kept)."""
+        if binary is None:
+            binary = not isinstance(data, str)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        pointer, size, keep = buffer_in(data, "data", "raw")
+        event, ref, next_event, media = self._event, self._event_ref, self._next_event_fn, EventKind.MEDIA
+        audio = b""
+        with self._lock:
+            handle = self._handle()
+            check(self._receive_fn(handle, pointer, size, 1 if binary else 0), self._error)
+            del keep
+            while check(next_event(handle, ref), self._error):
+                if event.kind == media:
+                    if event.audio_len:
+                        piece = ctypes.string_at(event.audio, event.audio_len)
+                        audio = audio + piece if audio else piece
+                else:
+                    self._held.append(event_from_struct(event))
+        return audio
+
     def send_audio(self, data: BytesLike) -> None:
         """The host's audio in local_format (whole frames): the agent's (agent server) or the caller's
         (telephony), converted and framed at once; the messages wait in outputs(). StateError before
         start or after the end, LengthError for a partial frame, LimitExceeded past max_queued_ms."""
         pointer, size, keep = buffer_in(data, "audio", "raw")
-        self._call("formi_session_send_audio", pointer, size)
+        with self._lock:
+            check(self._send_audio_fn(self._handle(), pointer, size), self._error)
         del keep
 
     def flush(self) -> None:
@@ -229,7 +263,10 @@ class Session(Handle):
     def set_time(self, now_ms: int) -> None:
         """The host's monotonic clock in ms (any origin; never going back): pacing, the playback
         estimate, marks the provider cannot echo, the stats' start and end times."""
-        self._call("formi_session_set_time", c_int(now_ms, "now_ms", *I64))
+        if type(now_ms) is not int or not -(2 ** 63) <= now_ms < 2 ** 63:  # the frame path's call: checked cheaply
+            now_ms = c_int(now_ms, "now_ms", *I64)
+        with self._lock:
+            check(self._set_time_fn(self._handle(), now_ms), self._error)
 
     def end(self, reason: Optional[str] = None) -> None:
         """The call ends (the transport closed, or you end it): agent server, a STOP event if the provider
@@ -242,7 +279,9 @@ class Session(Handle):
     def next_event(self) -> Optional[Event]:
         """The next event, or None when none waits."""
         with self._lock:
-            got = check(_abi.lib().formi_session_next_event(self._handle(), ctypes.byref(self._event)), self._error)
+            if self._held:
+                return self._held.popleft()
+            got = check(self._next_event_fn(self._handle(), self._event_ref), self._error)
             return event_from_struct(self._event) if got else None
 
     def events(self) -> Iterator[Event]:
@@ -257,8 +296,8 @@ class Session(Handle):
         """The next message to send, or None when nothing is due now (with pacing: after set_time)."""
         with self._lock:
             m = self._message
-            got = check(_abi.lib().formi_session_next_output(self._handle(), ctypes.byref(m)), self._error)
-            return Message(view_bytes(m.data, m.len), bool(m.is_binary)) if got else None
+            got = check(self._next_output_fn(self._handle(), self._message_ref), self._error)
+            return Message(ctypes.string_at(m.data, m.len) if m.len else b"", bool(m.is_binary)) if got else None
 
     def outputs(self) -> Iterator[Message]:
         """Yields every message due now (copied out), until none is."""
