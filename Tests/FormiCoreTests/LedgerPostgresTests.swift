@@ -45,12 +45,14 @@ final class Collected<T>: @unchecked Sendable {
 struct LedgerPostgresTests {
     static let card = #"{"op":"rate_card","idempotency_key":"rc","outlet_id":"o1","rate_card":{"duration":{"rule":"per_second","price_per_minute":60}}}"#
 
-    @Test("8 connections recording and crediting one balance at once: no lost update, verify ok")
+    @Test("8 connections recording and crediting two agents of one outlet at once: no lost update, verify ok")
     func noLostUpdates() throws {
         let url = try PostgresTestServer.freshLedgerURL()
         let setup = try Ledger(location: url)
         _ = try setup.credit(json: Array(Self.card.utf8))
-        _ = try setup.credit(json: Array(#"{"op":"add","idempotency_key":"seed","outlet_id":"o1","agent_id":"a1","amount":1000000}"#.utf8))
+        for agent in ["a0", "a1"] {
+            _ = try setup.credit(json: Array(#"{"op":"add","idempotency_key":"seed-\#(agent)","outlet_id":"o1","agent_id":"\#(agent)","amount":1000000}"#.utf8))
+        }
         let failures = Collected<String>()
         let writers = 8, each = 25
         onThreads(writers) { w in
@@ -58,22 +60,26 @@ struct LedgerPostgresTests {
                 let ledger = try Ledger(location: url)
                 for i in 0..<each {
                     // 60 s calls at 60 micro-credits a minute: 60 each; and an add of 7 every time.
-                    _ = try ledger.record(json: recordJSON("w\(w)-\(i)", start: "2024-03-15T10:0\(i % 10):00Z", end: "2024-03-15T10:1\(i % 10):00Z"))
-                    _ = try ledger.credit(json: Array(#"{"op":"add","idempotency_key":"add-\#(w)-\#(i)","outlet_id":"o1","agent_id":"a1","amount":7}"#.utf8))
+                    _ = try ledger.record(json: recordJSON("w\(w)-\(i)", agent: "a\(w % 2)", start: "2024-03-15T10:0\(i % 10):00Z", end: "2024-03-15T10:1\(i % 10):00Z"))
+                    _ = try ledger.credit(json: Array(#"{"op":"add","idempotency_key":"add-\#(w)-\#(i)","outlet_id":"o1","agent_id":"a\#(w % 2)","amount":7}"#.utf8))
                 }
             } catch {
                 failures.append("writer \(w): \(error)")
             }
         }
         #expect(failures.all.isEmpty, "\(failures.all)")
-        let credits = try query(setup, #"{"query":"credits","outlet_id":"o1","agent_id":"a1"}"#)
-        let n = Int64(writers * each)
-        #expect(credits["total_usage"] == .integer(n * 600))
-        #expect(credits["total_recharge"] == .integer(1_000_000 + n * 7))
-        #expect(credits["available_credits"] == .integer(1_000_000 + n * 7 - n * 600))
-        #expect(try interactionCount(setup) == n && isOK(setup))
-        let utilisation = try query(setup, #"{"query":"interaction_utilisation","group_by":"AGENT","from_date":"15/03/2024","to_date":"15/03/2024"}"#)
-        #expect(utilisation["groups"]?.elements?.first?["interactions"] == .integer(n))
+        let n = Int64(writers / 2 * each)  // per agent
+        for agent in ["a0", "a1"] {
+            let credits = try query(setup, #"{"query":"credits","outlet_id":"o1","agent_id":"\#(agent)"}"#)
+            #expect(credits["total_usage"] == .integer(n * 600))
+            #expect(credits["total_recharge"] == .integer(1_000_000 + n * 7))
+            #expect(credits["available_credits"] == .integer(1_000_000 + n * 7 - n * 600))
+        }
+        #expect(try interactionCount(setup) == 2 * n && isOK(setup))
+        let utilisation = try query(setup, #"{"query":"interaction_utilisation","group_by":"OUTLET","from_date":"15/03/2024","to_date":"15/03/2024"}"#)
+        #expect(utilisation["groups"]?.elements?.first?["interactions"] == .integer(2 * n))
+        let metrics = try query(setup, #"{"query":"metrics","startDate":"2024-03-15T00:00:00Z","endDate":"2024-03-16T00:00:00Z"}"#)
+        #expect(metrics["metrics"]?["totalCalls"] == .integer(2 * n))
     }
 
     @Test("the same idempotency keys from 6 connections at once: one write each, every retry answers the first result")

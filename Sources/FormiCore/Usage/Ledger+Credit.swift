@@ -52,7 +52,7 @@ extension Ledger {
         let atMs = at ?? clock()
 
         return try write { () throws(LedgerError) in
-            try db.lockAccount(outlet: outlet, agent: agent)
+            try db.lockOutlet(outlet)
             if let first = try firstResult(of: key) { return first }
             let card = try rateCard(outlet: outlet)
             var b = try balance(outlet: outlet, agent: agent)

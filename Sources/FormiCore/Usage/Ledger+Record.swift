@@ -27,12 +27,14 @@ extension Ledger {
     }
 
     private func store(_ record: InteractionRecord) throws(LedgerError) -> JSONTree {
-        try db.lockAccount(outlet: record.outletId, agent: record.agentId)
+        try db.lockOutlet(record.outletId)
         if let first = try firstResult(of: record.idempotencyKey) { return first }
         let exists = try statement("SELECT 1 FROM interactions WHERE interaction_id = ?1")
         exists.bind(1, record.interactionId)
         if try exists.next() {
             exists.reset()
+            // On a shared store the first writer of this key may have committed between the two reads.
+            if let first = try firstResult(of: record.idempotencyKey) { return first }
             throw .conflict("interaction \(record.interactionId) is already recorded under another idempotency key")
         }
 

@@ -35,10 +35,11 @@ protocol LedgerStore: AnyObject {
     /// Runs `body` on one consistent snapshot.
     func read<T>(_ body: () throws(LedgerError) -> T) throws(LedgerError) -> T
 
-    /// Called in a write before the balance and roll-ups of (outlet, agent) are read to be changed:
-    /// a store whose writers run at once makes every other writer of that pair wait until this
-    /// transaction ends, so no update is lost. (SQLite runs one writer at a time: nothing to do.)
-    func lockAccount(outlet: String, agent: String) throws(LedgerError)
+    /// Called in a write before the outlet's balances and roll-ups are read to be changed (the outlet-wide
+    /// day profiles are shared by its agents): a store whose writers run at once makes every other
+    /// writer of that outlet wait until this transaction ends, so no update is lost. (SQLite runs one
+    /// writer at a time: nothing to do.)
+    func lockOutlet(_ outlet: String) throws(LedgerError)
 }
 
 extension LedgerSchema {

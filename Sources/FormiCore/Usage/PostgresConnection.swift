@@ -59,6 +59,8 @@ final class PostgresConnection {
             PQfinish(conn)
             throw PostgresError(sqlState: "", message: message, connectionLost: true)
         }
+        // libpq prints the server's notices on stderr by default; a library must not write there.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         raw = conn
         generation &+= 1
     }

@@ -1,7 +1,7 @@
 // The ledger on PostgreSQL, shared by every host and process that opens the same database
 // (docs/ledger.md, "Many writers on PostgreSQL"). Writes run in READ COMMITTED transactions; the
-// writers of one (outlet, agent) take a transaction-scoped advisory lock on it before they read its
-// balance or roll-ups, so their read-modify-writes follow one another and none is lost. Idempotency
+// writers of one outlet take a transaction-scoped advisory lock on it before they read its balances
+// or roll-ups, so their read-modify-writes follow one another and none is lost. Idempotency
 // keys and interaction ids are unique keys: a writer that races another with the same key fails with
 // a unique violation, and its transaction is run again, which then finds the first result.
 
@@ -169,10 +169,10 @@ final class PostgresStore: LedgerStore {
         }
     }
 
-    func lockAccount(outlet: String, agent: String) throws(LedgerError) {
+    func lockOutlet(_ outlet: String) throws(LedgerError) {
+        // A 64-bit hash of the id: two outlets sharing one only wait for each other.
         let lock = try statement("SELECT pg_advisory_xact_lock(hashtextextended(?1, 7305614231))")
-        // Length-prefixed, so ("ab", "c") and ("a", "bc") are different accounts.
-        lock.bind(1, "\(outlet.utf8.count):\(outlet)\(agent)")
+        lock.bind(1, outlet)
         try lock.execute()
     }
 }

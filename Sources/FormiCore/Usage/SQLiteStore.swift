@@ -77,7 +77,7 @@ final class SQLiteStore: LedgerStore {
         try db.readTransaction(body, storageError: LedgerError.sqlite, isBusy: \.isBusy)
     }
 
-    func lockAccount(outlet: String, agent: String) {}
+    func lockOutlet(_ outlet: String) {}
 }
 
 extension SQLiteStatement: LedgerStatement {
