@@ -38,7 +38,7 @@ PORT        ?= 8080
 DATA_DIR    ?= $(BUILD)/demo/data
 DEMO        := $(BUILD)/demo
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-ledger-pg test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -119,12 +119,25 @@ test-install: $(LIB)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-install test-python test-python-package test-wheel test-asterisk test-server
+	$(MAKE) test-swift test-abi test-c test-ledger-pg test-install test-python test-python-package test-wheel test-asterisk test-server
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 
+# With a PostgreSQL server of its own (scripts/pg.sh): the ledger suites run on SQLite and on PostgreSQL.
 test-swift:
-	$(SWIFT) test
+	scripts/pg.sh run $(SWIFT) test
+
+# The ledger on PostgreSQL, on a server scripts/pg.sh starts and stops: 8 writer processes and 2 readers
+# at once for CONCURRENT_SECONDS, then the kill test (a writer SIGKILLed at random instants, 25 rounds).
+test-ledger-pg: $(LIB)
+	@mkdir -p $(BUILD)/c
+	@set -e; for t in test_ledger_concurrent test_ledger_kill; do \
+	    $(CC) $(CFLAGS_TEST) -Iinclude bindings/c/tests/$$t.c -o $(BUILD)/c/$$t-pg -L$(BUILD)/lib -lformi \
+	        $$(pkg-config --cflags --libs sqlite3) -Wl,-rpath,$(CURDIR)/$(BUILD)/lib; \
+	done
+	scripts/pg.sh run bash -c 'set -e; \
+	    $(BUILD)/c/test_ledger_concurrent-pg $(CONCURRENT_SECONDS) "$$(scripts/pg.sh createdb ledger_concurrent)" 8; \
+	    $(BUILD)/c/test_ledger_kill-pg 25 $$RANDOM "$$(scripts/pg.sh createdb ledger_kill)"'
 
 test-abi: $(LIB)
 	scripts/check-abi.sh .build/release/libformi.so
@@ -168,7 +181,7 @@ test-python-package: $(LIB) $(BUILD)/formi.pc
 	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets pipecat-ai
 	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 	cd bindings/python && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
-	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	    $(CURDIR)/scripts/pg.sh run $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 # The Asterisk module's tests (bindings/asterisk/tests): its Makefile always; calls through a real
 # Asterisk only with ASTERISK_PREFIX (an Asterisk installed from source; with ASTERISK_SRC, its tree,
