@@ -7,6 +7,7 @@
 #   make test-server          formi-server end to end (part of make test)
 #   make bench                benchmarks against peers run in the same process
 #   make bench-server         formi-server under load: most real-time calls on one core
+#   make bench-ledger-stores  the ledger on SQLite beside PostgreSQL [LEDGER_MAX=100000]
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over every parser target
 
 SHELL       := /bin/bash
@@ -38,7 +39,7 @@ PORT        ?= 8080
 DATA_DIR    ?= $(BUILD)/demo/data
 DEMO        := $(BUILD)/demo
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-ledger-pg test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-ledger-pg test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server bench-ledger-stores fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -264,6 +265,22 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	$(BUILD)/bench-ledger --dir $(BUILD)
+
+# The ledger on SQLite and on PostgreSQL in one run (a server of its own, scripts/pg.sh): ingest and
+# queries up to LEDGER_MAX interactions, then 1, 4 and 16 writer processes at once.
+LEDGER_MAX ?= 100000
+WRITER_SECONDS ?= 10
+bench-ledger-stores: $(LIB)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/ledger.c -o $(BUILD)/bench-ledger \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/ledger_writers.c -o $(BUILD)/bench-ledger-writers \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	scripts/pg.sh run bash -c 'set -e; \
+	    echo "## SQLite (a file, WAL, synchronous=FULL)"; $(BUILD)/bench-ledger --dir "$${TMPDIR:-/tmp}" --max $(LEDGER_MAX); \
+	    echo "## PostgreSQL (loopback TCP, fsync on)"; \
+	    $(BUILD)/bench-ledger --max $(LEDGER_MAX) --url "$$(scripts/pg.sh createdb bench_ledger)"; \
+	    echo; $(BUILD)/bench-ledger-writers "$${TMPDIR:-/tmp}/bench-writers.db" $(WRITER_SECONDS) 1 4 16; rm -f "$${TMPDIR:-/tmp}"/bench-writers.db*; \
+	    echo; $(BUILD)/bench-ledger-writers "$$(scripts/pg.sh createdb bench_writers)" $(WRITER_SECONDS) 1 4 16'
 
 # libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
 fuzz:
