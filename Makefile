@@ -230,7 +230,8 @@ bench-server: $(LIB) server-venv
 test-server: $(LIB) server-venv
 	$(SWIFT) build --build-tests
 	cd tests/server && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
-	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/scripts/pg.sh run \
+	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 sample-call: $(LIB)
 	@mkdir -p $(BUILD)/c

@@ -511,7 +511,7 @@ int main(int argc, char **argv) {
            flagged ? "FLAGGED" : "OK", last->size, flagged, NQUERIES, LIMIT_MS);
 
     if (!keep && !url) unlink(path), unlink(wal), unlink(shm);
-    else fprintf(stderr, "kept %s\n", path);
+    else if (keep) fprintf(stderr, "kept %s\n", path);
     free(single_ms);
     free(b.data);
     return 0;

@@ -186,6 +186,23 @@ struct LedgerPostgresTests {
         #expect(try interactionCount(ledger) == 2 && isOK(ledger))
     }
 
+    @Test("another writer holding the outlet past the busy timeout: FORMI_EBUSY, nothing stored, the retry stored once")
+    func busyTimeout() throws {
+        let url = try PostgresTestServer.freshLedgerURL()
+        let ledger = try Ledger(location: url)
+        ledger.busyTimeout = 300
+        let holder = try PostgresTestServer.connection(url)
+        _ = try holder.rows("SELECT pg_advisory_lock(hashtextextended('o1', 7305614231))")
+        let started = BusyClock.now()
+        let error = ledgerError { () throws(LedgerError) in try ledger.record(json: recordJSON("held")) }
+        let waited = BusyClock.now() - started
+        _ = try holder.rows("SELECT pg_advisory_unlock(hashtextextended('o1', 7305614231))")
+        #expect(error.map(statusName) == "FORMI_EBUSY" && waited >= 250 && waited < 3000, "\(String(describing: error)) after \(waited) ms")
+        #expect(try interactionCount(ledger) == 0)
+        #expect(try json(try ledger.record(json: recordJSON("held")))["duplicate"] == .bool(false))
+        #expect(try interactionCount(ledger) == 1 && isOK(ledger))
+    }
+
     @Test("an unreachable server: FORMI_ESTORAGE at open, with the address and no password")
     func unreachable() throws {
         let error = ledgerError { () throws(LedgerError) in

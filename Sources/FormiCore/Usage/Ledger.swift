@@ -58,6 +58,11 @@ public final class Ledger {
     /// True when `location` names a PostgreSQL database rather than a file.
     public static func isPostgresURL(_ location: String) -> Bool { PostgresStore.isURL(location) }
 
+    /// `location` fit to show: a URL's password replaced by `***`.
+    public static func redacted(_ location: String) -> String {
+        PostgresStore.isURL(location) ? PostgresStore.redacted(location) : location
+    }
+
     static func systemClock() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)

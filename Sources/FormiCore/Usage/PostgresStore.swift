@@ -137,7 +137,8 @@ final class PostgresStore: LedgerStore {
     }
 
     private func writeOnce<T>(_ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
-        try control("BEGIN ISOLATION LEVEL READ COMMITTED")
+        // One round trip: the transaction, and how long its lock waits may take (0 would mean forever).
+        try control("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = \(max(1, busyTimeout))")
         let result: T
         do throws(LedgerError) {
             result = try body()
