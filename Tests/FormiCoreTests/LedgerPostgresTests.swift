@@ -229,6 +229,16 @@ struct LedgerPostgresTests {
         #expect(error.map(statusName) == "FORMI_ESTORAGE" && error?.message.contains("newer libformi (schema 99") == true, "\(String(describing: error))")
     }
 
+    @Test("a NUL character in an id is refused on both stores alike, before anything is stored")
+    func nulCharacters() throws {
+        for store in LedgerStoreKind.available {
+            let ledger = try store.open()
+            let error = ledgerError { () throws(LedgerError) in try ledger.record(json: recordJSON("a\\u0000b", key: "knul")) }
+            #expect(error == .invalid("record.interaction_id must not contain U+0000 (a NUL character)"), "\(store): \(String(describing: error))")
+            #expect(try interactionCount(ledger) == 0)
+        }
+    }
+
     @Test("passwords are kept out of messages")
     func redaction() {
         #expect(PostgresStore.redacted("postgresql://u:pw@h:5432/db?sslmode=require&password=x") == "postgresql://u:***@h:5432/db?sslmode=require&password=***")
