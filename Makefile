@@ -39,7 +39,7 @@ PORT        ?= 8080
 DATA_DIR    ?= $(BUILD)/demo/data
 DEMO        := $(BUILD)/demo
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-ledger-pg test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server bench-ledger-stores fuzz resampler-filters clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -128,6 +128,7 @@ test: deps
 test-swift:
 	scripts/pg.sh run $(SWIFT) test
 
+.PHONY: test-ledger-pg bench-ledger-stores
 # The ledger on PostgreSQL, on a server scripts/pg.sh starts and stops: 8 writer processes and 2 readers
 # at once for CONCURRENT_SECONDS, then the kill test (a writer SIGKILLed at random instants, 25 rounds).
 test-ledger-pg: $(LIB)
