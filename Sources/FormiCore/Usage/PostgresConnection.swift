@@ -52,8 +52,8 @@ final class PostgresConnection {
         // Keywords before "dbname" are defaults: the URI, expanded in its place, overrides them.
         let keywords = ["connect_timeout", "client_encoding", "application_name", "dbname"]
         let values = ["10", "UTF8", "libformi", url]
-        let conn = withCStrings(keywords) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
-        guard let conn else { throw PostgresError(sqlState: "", message: "out of memory", connectionLost: true) }
+        let made = withCStrings(keywords) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        guard let conn = made ?? nil ?? nil else { throw PostgresError(sqlState: "", message: "out of memory", connectionLost: true) }
         guard PQstatus(conn) == CONNECTION_OK else {
             let message = Self.trimmed(PQerrorMessage(conn))
             PQfinish(conn)
@@ -132,8 +132,8 @@ final class PostgresConnection {
     }
 }
 
-/// A NULL-terminated array of C strings, valid during `body`.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+/// A NULL-terminated array of C strings, valid during `body` (nil only if there were no memory for it).
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R? {
     var storage: [UInt8] = []
     var offsets: [Int] = []
     for string in strings {
@@ -141,10 +141,12 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
         storage.append(contentsOf: string.utf8)
         storage.append(0)
     }
+    storage.append(0)  // never empty, so it has a base address
     return storage.withUnsafeBufferPointer { bytes in
-        let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-        var pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
+        let base = UnsafeRawPointer(bytes.baseAddress).map { $0.assumingMemoryBound(to: CChar.self) }
+        var pointers: [UnsafePointer<CChar>?] = offsets.map { offset in base.map { $0 + offset } }
         pointers.append(nil)
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+        // `pointers` holds at least the terminating nil, so a base address always exists.
+        return pointers.withUnsafeBufferPointer { list in list.baseAddress.map(body) }
     }
 }
