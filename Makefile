@@ -9,6 +9,7 @@
 #   make test-server          formi-server end to end (part of make test)
 #   make bench                benchmarks against peers run in the same process
 #   make bench-server         formi-server under load: most real-time calls on one core
+#   make bench-ledger-stores  the ledger on SQLite beside PostgreSQL [LEDGER_MAX=100000]
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over every parser target
 
 SHELL       := /bin/bash
@@ -148,12 +149,26 @@ dist: $(LIB)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-install test-python test-python-package test-wheel test-asterisk test-server
+	$(MAKE) test-swift test-abi test-c test-ledger-pg test-install test-python test-python-package test-wheel test-asterisk test-server
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 
+# With a PostgreSQL server of its own (scripts/pg.sh): the ledger suites run on SQLite and on PostgreSQL.
 test-swift:
-	$(SWIFT) test
+	scripts/pg.sh run $(SWIFT) test
+
+.PHONY: test-ledger-pg bench-ledger-stores
+# The ledger on PostgreSQL, on a server scripts/pg.sh starts and stops: 8 writer processes and 2 readers
+# at once for CONCURRENT_SECONDS, then the kill test (a writer SIGKILLed at random instants, 25 rounds).
+test-ledger-pg: $(LIB)
+	@mkdir -p $(BUILD)/c
+	@set -e; for t in test_ledger_concurrent test_ledger_kill; do \
+	    $(CC) $(CFLAGS_TEST) -Iinclude bindings/c/tests/$$t.c -o $(BUILD)/c/$$t-pg -L$(BUILD)/lib -lformi \
+	        $$(pkg-config --cflags --libs sqlite3) -Wl,-rpath,$(CURDIR)/$(BUILD)/lib; \
+	done
+	scripts/pg.sh run bash -c 'set -e; \
+	    $(BUILD)/c/test_ledger_concurrent-pg $(CONCURRENT_SECONDS) "$$(scripts/pg.sh createdb ledger_concurrent)" 8; \
+	    $(BUILD)/c/test_ledger_kill-pg 25 $$RANDOM "$$(scripts/pg.sh createdb ledger_kill)"'
 
 test-abi: $(LIB)
 	scripts/check-abi.sh .build/release/libformi.so
@@ -197,7 +212,7 @@ test-python-package: $(LIB) $(BUILD)/formi.pc
 	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pytest websockets pipecat-ai
 	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 	cd bindings/python && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
-	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	    $(CURDIR)/scripts/pg.sh run $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 # The Asterisk module's tests (bindings/asterisk/tests): its Makefile always; calls through a real
 # Asterisk only with ASTERISK_PREFIX (an Asterisk installed from source; with ASTERISK_SRC, its tree,
@@ -245,7 +260,8 @@ bench-server: $(LIB) server-venv
 test-server: $(LIB) server-venv
 	$(SWIFT) build --build-tests
 	cd tests/server && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
-	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/scripts/pg.sh run \
+	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 sample-call: $(LIB)
 	@mkdir -p $(BUILD)/c
@@ -285,6 +301,22 @@ bench: $(LIB)
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	@echo
 	$(BUILD)/bench-ledger --dir $(BUILD)
+
+# The ledger on SQLite and on PostgreSQL in one run (a server of its own, scripts/pg.sh): ingest and
+# queries up to LEDGER_MAX interactions, then 1, 4 and 16 writer processes at once.
+LEDGER_MAX ?= 100000
+WRITER_SECONDS ?= 10
+bench-ledger-stores: $(LIB)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/ledger.c -o $(BUILD)/bench-ledger \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/ledger_writers.c -o $(BUILD)/bench-ledger-writers \
+	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
+	scripts/pg.sh run bash -c 'set -e; \
+	    echo "## SQLite (a file, WAL, synchronous=FULL)"; $(BUILD)/bench-ledger --dir "$${TMPDIR:-/tmp}" --max $(LEDGER_MAX); \
+	    echo "## PostgreSQL (loopback TCP, fsync on)"; \
+	    $(BUILD)/bench-ledger --max $(LEDGER_MAX) --url "$$(scripts/pg.sh createdb bench_ledger)"; \
+	    echo; $(BUILD)/bench-ledger-writers "$${TMPDIR:-/tmp}/bench-writers.db" $(WRITER_SECONDS) 1 4 16; rm -f "$${TMPDIR:-/tmp}"/bench-writers.db*; \
+	    echo; $(BUILD)/bench-ledger-writers "$$(scripts/pg.sh createdb bench_writers)" $(WRITER_SECONDS) 1 4 16'
 
 # libFuzzer builds into a scratch folder of its own, so the normal build stays as it is.
 fuzz:

@@ -33,7 +33,7 @@ let package = Package(
         // The core: pure Swift, sans-I/O, no Foundation.
         .target(
             name: "FormiCore",
-            dependencies: ["CFormiKernels", "CSpeexDSP", "CSQLite", .product(name: "ExtrasBase64", package: "swift-extras-base64")],
+            dependencies: ["CFormiKernels", "CSpeexDSP", "CSQLite", "CPostgres", .product(name: "ExtrasBase64", package: "swift-extras-base64")],
             // The core's objects are used from one thread at a time by contract; the runtime's dynamic
             // exclusivity checks on their properties cost 2% of mapping a message and, if they ever fired,
             // would trap the host. Debug builds (the tests) keep them.
@@ -50,6 +50,8 @@ let package = Package(
         .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
         // libsqlite3 from the system (apt-get install libsqlite3-dev); the usage ledger's store.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // libpq from the system (apt-get install libpq-dev); the usage ledger on PostgreSQL.
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // include/formi.h as a Swift module, so the ABI's structs are defined once, in the C header.
         .systemLibrary(name: "CFormi", path: "Sources/CFormi"),
         // The C ABI: thin exported wrappers over FormiCore, nothing else.

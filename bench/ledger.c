@@ -16,12 +16,13 @@
  * It prints a Markdown table: one row per query and ingest figure, one column per step; a query whose
  * median or p90 is over 50 ms at the largest step is flagged.
  *
- * usage: bench-ledger [--max N] [--dir DIR] [--batch N] [--keep]
+ * usage: bench-ledger [--max N] [--dir DIR] [--batch N] [--keep] [--url postgresql://...]
  *   --max N    largest step (default 1000000); --max 10000 is a smoke test of a few seconds
  *   --dir DIR  where the database goes (default $TMPDIR or /tmp); DIR/bench-ledger.db is replaced
  *   --batch N  records per batched call (default 1000); a batch refused as too large JSON is halved
  *              (and the table says so)
- *   --keep     keep the database afterwards (for profiling queries against it) */
+ *   --keep     keep the database afterwards (for profiling queries against it)
+ *   --url URL  the ledger in this (empty) PostgreSQL database instead of a file */
 #define _POSIX_C_SOURCE 200809L
 #include <formi.h>
 #include <errno.h>
@@ -323,13 +324,15 @@ int main(int argc, char **argv) {
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     int keep = 0;
     long batch_arg = BATCH;
+    const char *url = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) max = atol(argv[++i]);
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch_arg = atol(argv[++i]);
         else if (strcmp(argv[i], "--keep") == 0) keep = 1;
+        else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) url = argv[++i];
         else {
-            fprintf(stderr, "usage: bench-ledger [--max N] [--dir DIR] [--batch N] [--keep]\n");
+            fprintf(stderr, "usage: bench-ledger [--max N] [--dir DIR] [--batch N] [--keep] [--url postgresql://...]\n");
             return 2;
         }
     }
@@ -350,7 +353,8 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/bench-ledger.db", dir);
     snprintf(wal, sizeof wal, "%s-wal", path);
     snprintf(shm, sizeof shm, "%s-shm", path);
-    unlink(path), unlink(wal), unlink(shm);
+    if (url) snprintf(path, sizeof path, "%s", url);
+    else unlink(path), unlink(wal), unlink(shm);
     int status = 0;
     formi_ledger *l = formi_ledger_open(path, &status);
     if (!l) {
@@ -497,15 +501,17 @@ int main(int argc, char **argv) {
     for (int s = 0; s < nsteps; s++) printf(" %.0f |", results[s].single_rate);
     printf("\n| ingest, one by one, per call median (p90) ms |");
     for (int s = 0; s < nsteps; s++) printf(" %.2f (%.2f) |", results[s].single_median_ms, results[s].single_p90_ms);
-    printf("\n| database file (+ WAL), MiB |");
-    for (int s = 0; s < nsteps; s++) printf(" %.1f (+%.1f) |", results[s].db_mb, results[s].wal_mb);
+    if (!url) {
+        printf("\n| database file (+ WAL), MiB |");
+        for (int s = 0; s < nsteps; s++) printf(" %.1f (+%.1f) |", results[s].db_mb, results[s].wal_mb);
+    }
     printf("\n\nRecords average %.0f bytes of JSON.", total_batched ? (double)json_bytes / (double)total_batched : 0.0);
     if (refused[0]) printf(" Batches of %ld were asked for: %s.", batch_arg, refused);
     printf("\n%s at %ld interactions: %d of %d queries over %.0f ms (median or p90).\n",
            flagged ? "FLAGGED" : "OK", last->size, flagged, NQUERIES, LIMIT_MS);
 
-    if (!keep) unlink(path), unlink(wal), unlink(shm);
-    else fprintf(stderr, "kept %s\n", path);
+    if (!keep && !url) unlink(path), unlink(wal), unlink(shm);
+    else if (keep) fprintf(stderr, "kept %s\n", path);
     free(single_ms);
     free(b.data);
     return 0;

@@ -846,9 +846,13 @@ FORMI_HANDLE(formi_ledger);
 
 /**
  * Opens the ledger at `path` (a file, created with its tables if missing), or a private in-memory one
- * when `path` is NULL. Returns NULL with *status (may be NULL) set on failure: FORMI_ESTORAGE for a file
- * that is not a ledger, cannot be written or is from a newer version; FORMI_EINVAL for an empty path.
- * The result is freed with formi_ledger_close(); NULL is a no-op there.
+ * when `path` is NULL. A "postgresql://" or "postgres://" URL (libpq's syntax) opens it in that
+ * PostgreSQL database instead, shared by every host and process that opens it: tables created on first
+ * use, writers of one outlet serialised by a lock, a write that lost a race run again (docs/ledger.md);
+ * a lost connection fails the call with FORMI_ESTORAGE, nothing half applied, and the next call
+ * reconnects. Returns NULL with *status (may be NULL) set on failure: FORMI_ESTORAGE for a file that is
+ * not a ledger, cannot be written or is from a newer version (or a server that cannot be reached);
+ * FORMI_EINVAL for an empty path. The result is freed with formi_ledger_close(); NULL is a no-op there.
  */
 formi_ledger *formi_ledger_open(const char *path, int *status);
 

@@ -15,7 +15,7 @@ fail=0
 
 # 1. Header drift.
 swiftc -typecheck -parse-as-library -module-name formi -I "$root/.build/release/Modules" \
-    -I "$root/Sources/CFormi" -I "$root/Sources/CFormiKernels/include" -I "$root/Sources/CSpeexDSP" -I "$root/Sources/CSQLite" -emit-clang-header-path "$work/formi-swift.h" "$root"/Sources/formi/*.swift
+    -I "$root/Sources/CFormi" -I "$root/Sources/CFormiKernels/include" -I "$root/Sources/CSpeexDSP" -I "$root/Sources/CSQLite" -I "$root/Sources/CPostgres" $(pkg-config --cflags-only-I libpq | sed "s/-I/-Xcc -I/g") -emit-clang-header-path "$work/formi-swift.h" "$root"/Sources/formi/*.swift
 printf '#include "formi.h"\n#include "formi-swift.h"\n' > "$work/drift.c"
 if ! clang -std=c11 -Werror -fsyntax-only -DFORMI_DRIFT_CHECK -I "$root/include" -I "$root/Sources/CFormi" -I "$work" "$work/drift.c"; then
     echo "FAIL: include/formi.h and the Swift exports disagree (see the conflicting types above)"
@@ -42,7 +42,7 @@ fi
 # 3. Self-contained.
 soname=$(readelf -d "$lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "libformi.so.0" ] || { echo "FAIL: SONAME is '$soname', not libformi.so.0"; fail=1; }
-allowed='^(libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-[a-z0-9_-]+\.so\.[0-9]|libspeexdsp\.so\.1|libsqlite3\.so\.0|libpthread\.so\.0|libdl\.so\.2)$'
+allowed='^(libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-[a-z0-9_-]+\.so\.[0-9]|libspeexdsp\.so\.1|libsqlite3\.so\.0|libpq\.so\.5|libpthread\.so\.0|libdl\.so\.2)$'
 readelf -d "$lib" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' > "$work/needed.txt"
 if grep -vE "$allowed" "$work/needed.txt"; then
     echo "FAIL: libformi.so needs the libraries above, which a host without the Swift toolchain may lack"

@@ -6,6 +6,9 @@ set -euo pipefail
 need=()
 pkg-config --exists speexdsp 2>/dev/null || need+=(libspeexdsp-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)  # the usage ledger's store
+pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)  # the usage ledger on PostgreSQL
+# The PostgreSQL server the ledger's tests start in a temporary directory (scripts/pg.sh).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # The server's demo agent: espeak-ng (linked as a library, with its voice data) and WebRTC's C VAD.
 pkg-config --exists espeak-ng 2>/dev/null || need+=(libespeak-ng-dev)
 dpkg -s espeak-ng-data >/dev/null 2>&1 || need+=(espeak-ng-data)

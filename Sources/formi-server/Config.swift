@@ -139,6 +139,9 @@ struct ServerConfig: Codable, Sendable {
     var audiosocket = AudioSocket()
     /// The ledger and anything else written lives here.
     var dataDir = "./formi-data"
+    /// The usage ledger: a postgresql:// URL (shared by every instance), or a SQLite path; empty:
+    /// DATA_DIR/usage.db.
+    var ledger = ""
     var limits = Limits()
     var log = Log()
     /// Provider name -> path of a template JSON file (seed 004's format), beside the built-ins.
@@ -157,6 +160,7 @@ struct ServerConfig: Codable, Sendable {
         listen = try c.decodeIfPresent(Listen.self, forKey: .listen) ?? d.listen
         audiosocket = try c.decodeIfPresent(AudioSocket.self, forKey: .audiosocket) ?? d.audiosocket
         dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? d.dataDir
+        ledger = try c.decodeIfPresent(String.self, forKey: .ledger) ?? d.ledger
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? d.limits
         log = try c.decodeIfPresent(Log.self, forKey: .log) ?? d.log
         templates = try c.decodeIfPresent([String: String].self, forKey: .templates) ?? d.templates

@@ -26,6 +26,7 @@ struct FormiServer: AsyncParsableCommand {
     @Option(name: .customLong("audiosocket-port"), help: "AudioSocket TCP port (0: any free port).") var audiosocketPort: Int?
     @Flag(name: .customLong("no-audiosocket"), help: "Do not listen for AudioSocket.") var noAudiosocket = false
     @Option(name: .customLong("data-dir"), help: "Where the ledger is kept.") var dataDir: String?
+    @Option(help: "The ledger: a postgresql:// URL shared by every instance, or a SQLite path (default DATA_DIR/usage.db).") var ledger: String?
     @Option(name: .customLong("max-calls"), help: "Concurrent calls.") var maxCalls: Int?
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long calls may go on.") var drainSeconds: Double?
     @Option(name: .customLong("idle-seconds"), help: "Close a call with nothing received for this long.") var idleSeconds: Double?
@@ -47,6 +48,7 @@ struct FormiServer: AsyncParsableCommand {
         if let audiosocketPort { config.audiosocket.port = audiosocketPort }
         if noAudiosocket { config.audiosocket.enabled = false }
         if let dataDir { config.dataDir = dataDir }
+        if let ledger { config.ledger = ledger }
         if let maxCalls { config.limits.maxCalls = maxCalls }
         if let drainSeconds { config.limits.drainSeconds = drainSeconds }
         if let idleSeconds { config.limits.idleSeconds = idleSeconds }

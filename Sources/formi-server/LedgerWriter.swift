@@ -1,4 +1,5 @@
-// The usage ledger (the library's Ledger, SQLite under the data directory), owned by one thread: a Ledger
+// The usage ledger (the library's Ledger: SQLite under the data directory, or PostgreSQL shared by every
+// instance when `ledger` is a postgresql:// URL), owned by one thread: a Ledger
 // is used from one thread at a time, and a durable write (fsync) must not hold up an event loop. Calls
 // hand their record over at hang-up and wait for the answer off the loop.
 
@@ -14,13 +15,23 @@ final class LedgerWriter: @unchecked Sendable {
     private let ledger: Ledger
     private let metrics: ServerMetrics
     private let logger: Logger
+    /// The file, or the URL without its password.
     let path: String
+    private let shared: Bool
 
-    init(dataDir: String, metrics: ServerMetrics, logger: Logger) throws {
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        path = (dataDir as NSString).appendingPathComponent("usage.db")
+    /// `location`: a postgresql:// URL or a file; empty: DATA_DIR/usage.db.
+    init(location: String = "", dataDir: String, metrics: ServerMetrics, logger: Logger) throws {
+        shared = Ledger.isPostgresURL(location)
+        let target: String
+        if location.isEmpty {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            target = (dataDir as NSString).appendingPathComponent("usage.db")
+        } else {
+            target = location
+        }
+        path = Ledger.redacted(target)
         do throws(LedgerError) {
-            ledger = try Ledger(path: path)
+            ledger = try Ledger(location: target)
         } catch {
             throw Failure.ledger(error.message)
         }
@@ -67,7 +78,7 @@ final class LedgerWriter: @unchecked Sendable {
                 let started = ContinuousClock.now
                 let result: Result<[String: Any], Failure>
                 do throws(LedgerError) {
-                    let answer = try self.ledger.record(json: bytes)
+                    let answer = try self.recordRetryingOnce(bytes)
                     let parsed = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] ?? [:]
                     result = .success(parsed)
                 } catch {
@@ -77,6 +88,19 @@ final class LedgerWriter: @unchecked Sendable {
                 self.metrics.ledgerWriteSeconds.record(ContinuousClock.now - started)
                 continuation.resume(returning: result)
             }
+        }
+    }
+
+    /// On PostgreSQL a storage failure may be a connection lost (a server restart): the ledger reconnects
+    /// on the next call, and the record's idempotency key makes a second try safe.
+    private func recordRetryingOnce(_ bytes: [UInt8]) throws(LedgerError) -> [UInt8] {
+        do throws(LedgerError) {
+            return try ledger.record(json: bytes)
+        } catch {
+            guard shared, case .storage(let message) = error else { throw error }
+            logger.warning("ledger write failed, trying once more", metadata: ["error": "\(message)"])
+            usleep(200_000)
+            return try ledger.record(json: bytes)
         }
     }
 

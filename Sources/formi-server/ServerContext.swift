@@ -53,7 +53,7 @@ final class ServerContext: Sendable {
             }
         }
         self.flows = flows
-        ledger = try LedgerWriter(dataDir: config.dataDir, metrics: metrics, logger: logger)
+        ledger = try LedgerWriter(location: config.ledger, dataDir: config.dataDir, metrics: metrics, logger: logger)
         try ledger.provision(config)
         speech = Speech(logger: logger, metrics: metrics)
         calls = CallRegistry(maxCalls: config.limits.maxCalls)

@@ -54,7 +54,7 @@ extension ABIError {
         let file = path.map { String(cString: $0) }
         if file?.isEmpty == true { throw ABIError(.invalidArgument, "path is empty (NULL opens an in-memory ledger)") }
         do throws(LedgerError) {
-            return LedgerHandle(try Ledger(path: file))
+            return LedgerHandle(try Ledger(location: file))
         } catch {
             throw ABIError(error)
         }

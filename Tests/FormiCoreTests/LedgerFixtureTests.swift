@@ -67,24 +67,30 @@ struct LedgerFixtureTests {
     }
 
     /// A ledger with every write of the fixture applied, and the writes' results.
-    func replay(path: String? = nil) throws -> (Ledger, [JSONTree]) {
-        let ledger = try Ledger(path: path)
+    func replay(path: String? = nil, store: LedgerStoreKind = .sqlite) throws -> (Ledger, [JSONTree]) {
+        let (ledger, raw) = try replayRaw(path: path, store: store)
+        return (ledger, raw.map { bytes in answer { () throws(LedgerError) in try bytes.get() } })
+    }
+
+    /// The fixture's writes applied, each write's answer as bytes (or its error).
+    func replayRaw(path: String? = nil, store: LedgerStoreKind = .sqlite) throws -> (Ledger, [Result<[UInt8], LedgerError>]) {
+        let ledger = try store.open(file: path)
         ledger.clock = { 1_711_000_000_000 }
-        var results: [JSONTree] = []
+        var results: [Result<[UInt8], LedgerError>] = []
         for write in fixture["writes"]?.elements ?? [] {
             let input = Array((write["input"] ?? JSONTree.null).jsonText.utf8)
             if write["call"]?.string == "record" {
-                results.append(answer { () throws(LedgerError) in try ledger.record(json: input) })
+                results.append(Result(catching: { () throws(LedgerError) in try ledger.record(json: input) }))
             } else {
-                results.append(answer { () throws(LedgerError) in try ledger.credit(json: input) })
+                results.append(Result(catching: { () throws(LedgerError) in try ledger.credit(json: input) }))
             }
         }
         return (ledger, results)
     }
 
-    @Test("every write gives the oracle's result (costs, charges, balances, events, retries)")
-    func writes() throws {
-        let (_, results) = try replay()
+    @Test("every write gives the oracle's result (costs, charges, balances, events, retries)", arguments: LedgerStoreKind.available)
+    func writes(store: LedgerStoreKind) throws {
+        let (_, results) = try replay(store: store)
         let wanted = expected["writes"]?.elements ?? []
         #expect(results.count == wanted.count && !wanted.isEmpty)
         for (i, (e, a)) in zip(wanted, results).enumerated() {
@@ -93,11 +99,13 @@ struct LedgerFixtureTests {
         }
     }
 
-    @Test("every query gives the oracle's answer, in memory and on disk")
+    @Test("every query gives the oracle's answer, in memory, on disk and on PostgreSQL")
     func queries() throws {
         let directory = try temporaryDirectory()
-        for path in [nil, directory + "/ledger.db"] {
-            let (ledger, _) = try replay(path: path)
+        let stores: [(String?, LedgerStoreKind)] = [(nil, .sqlite), (directory + "/ledger.db", .sqlite)]
+            + LedgerStoreKind.available.dropFirst().map { (nil, $0) }
+        for (path, store) in stores {
+            let (ledger, _) = try replay(path: path, store: store)
             let queries = fixture["queries"]?.elements ?? []
             let wanted = expected["queries"]?.elements ?? []
             #expect(queries.count == wanted.count && !wanted.isEmpty)
@@ -105,6 +113,41 @@ struct LedgerFixtureTests {
                 let a = answer { () throws(LedgerError) in try ledger.query(json: Array(query.jsonText.utf8)) }
                 let found = differences(e, a, at: "queries[\(i)] \(query["query"]?.string ?? "")")
                 #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+            }
+        }
+    }
+}
+
+@Suite("Ledger: SQLite and PostgreSQL give the same bytes")
+struct LedgerSameAnswersTests {
+    @Test("the worked example: every write's result and every query's answer byte for byte",
+          .enabled(if: PostgresTestServer.url != nil, "FORMI_TEST_PG_URL is not set"))
+    func workedExample() throws {
+        let fixture = try LedgerFixtureTests()
+        let (lite, liteWrites) = try fixture.replayRaw(store: .sqlite)
+        let (pg, pgWrites) = try fixture.replayRaw(store: .postgres)
+        #expect(liteWrites.count == pgWrites.count && !liteWrites.isEmpty)
+        for (i, (a, b)) in zip(liteWrites, pgWrites).enumerated() {
+            switch (a, b) {
+            case (.success(let x), .success(let y)):
+                #expect(x == y, "writes[\(i)]: \(String(decoding: x, as: UTF8.self)) vs \(String(decoding: y, as: UTF8.self))")
+            case (.failure(let x), .failure(let y)):
+                #expect(x == y, "writes[\(i)]")
+            default:
+                Issue.record("writes[\(i)]: \(a) vs \(b)")
+            }
+        }
+        for (i, query) in (fixture.fixture["queries"]?.elements ?? []).enumerated() {
+            let input = Array(query.jsonText.utf8)
+            let x = Result(catching: { () throws(LedgerError) in try lite.query(json: input) })
+            let y = Result(catching: { () throws(LedgerError) in try pg.query(json: input) })
+            switch (x, y) {
+            case (.success(let a), .success(let b)):
+                #expect(a == b, "queries[\(i)]: \(String(decoding: a, as: UTF8.self)) vs \(String(decoding: b, as: UTF8.self))")
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b, "queries[\(i)]")
+            default:
+                Issue.record("queries[\(i)]: \(x) vs \(y)")
             }
         }
     }

@@ -234,8 +234,8 @@ struct LedgerTests {
         let path = directory + "/full.db"
         let ledger = try Ledger(path: path)
         for i in 0..<20 { _ = try ledger.record(json: recordJSON("f\(i)")) }
-        let pages = try ledger.db.scalarText("PRAGMA page_count") ?? "0"
-        _ = try ledger.db.scalarText("PRAGMA max_page_count=\(pages)")
+        let pages = try ledger.sqlite.scalarText("PRAGMA page_count") ?? "0"
+        _ = try ledger.sqlite.scalarText("PRAGMA max_page_count=\(pages)")
         var refused: LedgerError?
         var stored = 20
         for i in 20..<2000 where refused == nil {
@@ -250,7 +250,7 @@ struct LedgerTests {
         do {
             let l = try Ledger(path: damaged)
             for i in 0..<300 { _ = try l.record(json: recordJSON("d\(i)", start: "2024-03-\(10 + i % 10)T10:00:00Z", end: "2024-03-\(10 + i % 10)T10:05:00Z")) }
-            _ = try l.db.scalarText("PRAGMA wal_checkpoint(TRUNCATE)")
+            _ = try l.sqlite.scalarText("PRAGMA wal_checkpoint(TRUNCATE)")
         }
         let handle = fopen(damaged, "r+")
         fseek(handle, 8192, SEEK_SET)
@@ -283,6 +283,6 @@ struct LedgerTests {
         }
         let reopened = try Ledger(path: path)
         #expect(try interactionCount(reopened) == 2 && isOK(reopened))
-        #expect(try reopened.db.scalarText("PRAGMA journal_mode") == "wal")
+        #expect(try reopened.sqlite.scalarText("PRAGMA journal_mode") == "wal")
     }
 }

@@ -33,6 +33,8 @@ struct FieldReader {
         guard let value = value(key) else { return nil }
         guard let text = value.string else { throw .invalid("\(name(key)) must be a string, found \(value.kindName)") }
         guard text.utf8.count <= maxBytes else { throw .invalid("\(name(key)) is longer than \(maxBytes) bytes") }
+        // Kept as text columns, and PostgreSQL's text cannot hold U+0000: refused on every store alike.
+        guard !text.utf8.contains(0) else { throw .invalid("\(name(key)) must not contain U+0000 (a NUL character)") }
         return text
     }
 

@@ -30,7 +30,7 @@ extension Ledger {
             try op.finish()
             return try write { () throws(LedgerError) in
                 if let first = try firstResult(of: key) { return first }
-                let upsert = try statement("INSERT OR REPLACE INTO rate_cards (outlet_id, card) VALUES (?1, ?2)")
+                let upsert = try statement("INSERT INTO rate_cards (outlet_id, card) VALUES (?1, ?2) ON CONFLICT (outlet_id) DO UPDATE SET card = excluded.card")
                 upsert.bind(1, outlet)
                 upsert.bind(2, card.json.jsonText)
                 try upsert.execute()
@@ -52,6 +52,7 @@ extension Ledger {
         let atMs = at ?? clock()
 
         return try write { () throws(LedgerError) in
+            try db.lockOutlet(outlet)
             if let first = try firstResult(of: key) { return first }
             let card = try rateCard(outlet: outlet)
             var b = try balance(outlet: outlet, agent: agent)
@@ -126,7 +127,9 @@ extension Ledger {
 
     private func store(_ b: Balance, outlet: String, agent: String) throws(LedgerError) {
         let upsert = try statement("""
-            INSERT OR REPLACE INTO balances (outlet_id, agent_id, balance, total_recharge, total_usage) VALUES (?1, ?2, ?3, ?4, ?5)
+            INSERT INTO balances (outlet_id, agent_id, balance, total_recharge, total_usage) VALUES (?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT (outlet_id, agent_id) DO UPDATE SET balance = excluded.balance, total_recharge = excluded.total_recharge,
+            total_usage = excluded.total_usage
             """)
         upsert.bind(1, outlet); upsert.bind(2, agent)
         upsert.bind(3, b.balance); upsert.bind(4, b.totalRecharge); upsert.bind(5, b.totalUsage)

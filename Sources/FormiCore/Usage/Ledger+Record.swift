@@ -27,11 +27,14 @@ extension Ledger {
     }
 
     private func store(_ record: InteractionRecord) throws(LedgerError) -> JSONTree {
+        try db.lockOutlet(record.outletId)
         if let first = try firstResult(of: record.idempotencyKey) { return first }
         let exists = try statement("SELECT 1 FROM interactions WHERE interaction_id = ?1")
         exists.bind(1, record.interactionId)
         if try exists.next() {
             exists.reset()
+            // On a shared store the first writer of this key may have committed between the two reads.
+            if let first = try firstResult(of: record.idempotencyKey) { return first }
             throw .conflict("interaction \(record.interactionId) is already recorded under another idempotency key")
         }
 
@@ -78,7 +81,7 @@ extension Ledger {
         if record.agentName != nil || record.agentStatus != nil {
             let agent = try statement("""
                 INSERT INTO agents (outlet_id, agent_id, name, status) VALUES (?1, ?2, ?3, ?4)
-                ON CONFLICT (outlet_id, agent_id) DO UPDATE SET name = coalesce(?3, name), status = coalesce(?4, status)
+                ON CONFLICT (outlet_id, agent_id) DO UPDATE SET name = coalesce(?3, agents.name), status = coalesce(?4, agents.status)
                 """)
             agent.bind(1, record.outletId)
             agent.bind(2, record.agentId)
@@ -148,7 +151,10 @@ extension Ledger {
                 sum.add(stored)
             }
             select.reset()
-            let upsert = try statement("INSERT OR REPLACE INTO rollups (level, slot, outlet_id, agent_id, usage) VALUES (?1, ?2, ?3, ?4, ?5)")
+            let upsert = try statement("""
+                INSERT INTO rollups (level, slot, outlet_id, agent_id, usage) VALUES (?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT (level, slot, outlet_id, agent_id) DO UPDATE SET usage = excluded.usage
+                """)
             upsert.bind(1, level); upsert.bind(2, slot); upsert.bind(3, key.outletId); upsert.bind(4, key.agentId)
             upsert.bind(5, blob: sum.encoded)
             try upsert.execute()
@@ -157,7 +163,8 @@ extension Ledger {
                 for owner in [key.agentId, RollupKey.outletWide] {
                     let reasons = try statement("""
                         INSERT INTO reason_rollups (level, slot, outlet_id, agent_id, reason, calls, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
-                        ON CONFLICT DO UPDATE SET calls = calls + 1, duration_ms = duration_ms + ?6
+                        ON CONFLICT (agent_id, level, slot, outlet_id, reason)
+                        DO UPDATE SET calls = reason_rollups.calls + 1, duration_ms = reason_rollups.duration_ms + ?6
                         """)
                     reasons.bind(1, level); reasons.bind(2, slot); reasons.bind(3, key.outletId); reasons.bind(4, owner)
                     reasons.bind(5, reason); reasons.bind(6, usage[.durationMs])
@@ -181,7 +188,10 @@ extension Ledger {
             }
             select.reset()
             profile.add(quarter: quarter, usage)
-            let upsert = try statement("INSERT OR REPLACE INTO day_profiles (day, outlet_id, agent_id, quarters) VALUES (?1, ?2, ?3, ?4)")
+            let upsert = try statement("""
+                INSERT INTO day_profiles (day, outlet_id, agent_id, quarters) VALUES (?1, ?2, ?3, ?4)
+                ON CONFLICT (agent_id, day, outlet_id) DO UPDATE SET quarters = excluded.quarters
+                """)
             upsert.bind(1, day); upsert.bind(2, key.outletId); upsert.bind(3, owner)
             upsert.bind(4, blob: profile.encoded)
             try upsert.execute()

@@ -77,7 +77,7 @@ extension Ledger {
     func sums(in range: Range<Int64>, _ filter: KeyFilter) throws(LedgerError) -> [RollupKey: UsageVector] {
         var sums: [RollupKey: UsageVector] = [:]
         for piece in TimeSplit.pieces(range, levels: LedgerSchema.levels[...]) {
-            let select: SQLiteStatement
+            let select: any LedgerStatement
             if let level = piece.level {
                 select = try statement("""
                     SELECT outlet_id, agent_id, usage FROM rollups WHERE level = ?1 AND slot >= ?2 AND slot < ?3
@@ -154,7 +154,7 @@ extension Ledger {
     func reasons(in range: Range<Int64>, _ filter: KeyFilter) throws(LedgerError) -> [String: (calls: Int64, durationMs: Int64)] {
         var totals: [String: (calls: Int64, durationMs: Int64)] = [:]
         for piece in TimeSplit.pieces(range, levels: LedgerSchema.levels[...]) {
-            let select: SQLiteStatement
+            let select: any LedgerStatement
             if let level = piece.level {
                 select = try statement("""
                     SELECT reason, calls, duration_ms FROM reason_rollups WHERE level = ?1 AND slot >= ?2 AND slot < ?3

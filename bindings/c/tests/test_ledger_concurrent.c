@@ -9,6 +9,10 @@
  *     acknowledged record is there and `verify` is ok. Prints writes done, failures and the longest wait.
  *
  *   test_ledger_concurrent [seconds]   (default: $FORMI_CONCURRENT_SECONDS, else 10)
+ *   test_ledger_concurrent seconds postgresql://... [writers]
+ *     the same on a ledger in an empty PostgreSQL database: step 3 only, with `writers` writer
+ *     processes (default 8), each on its own connection; `verify` rebuilds every balance and roll-up
+ *     from the stored facts, so a lost update fails it.
  *
  * Not for valgrind (processes and timing). Links SQLite itself to hold a lock as another program would. */
 #define _XOPEN_SOURCE 700 /* fork, mkdtemp */
@@ -24,8 +28,9 @@
 #include "check.h"
 
 #define LIT(s) (s), strlen(s)
-#define WRITERS 3
+#define MAX_WRITERS 64
 #define READERS 2
+static int WRITERS = 3;
 
 static double now_s(void) {
     struct timespec t;
@@ -159,8 +164,8 @@ static void worker(const char *path, int writer, int index, double until, int re
 }
 
 static void test_concurrent_writers(const char *path, double seconds) {
-    int pipes[WRITERS + READERS][2];
-    pid_t children[WRITERS + READERS];
+    int pipes[MAX_WRITERS + READERS][2];
+    pid_t children[MAX_WRITERS + READERS];
     double until = now_s() + seconds;
     for (int i = 0; i < WRITERS + READERS; i++) {
         if (pipe(pipes[i]) != 0) { CHECK(0); return; }
@@ -212,6 +217,22 @@ int main(int argc, char **argv) {
     const char *env = getenv("FORMI_CONCURRENT_SECONDS");
     double seconds = argc > 1 ? atof(argv[1]) : env ? atof(env) : 10;
     if (seconds <= 0) seconds = 10;
+    if (argc > 2) { /* a PostgreSQL database */
+        WRITERS = argc > 3 ? atoi(argv[3]) : 8;
+        if (WRITERS < 1 || WRITERS > MAX_WRITERS) return 2;
+        formi_ledger *l = formi_ledger_open(argv[2], NULL);
+        CHECK(l != NULL);
+        char *out = NULL;
+        CHECK_STATUS(formi_ledger_record(l, LIT("{\"idempotency_key\":\"first\",\"interaction_id\":\"first\",\"outlet_id\":\"o1\","
+                                             "\"agent_id\":\"a1\",\"started_at\":1710000000,\"ended_at\":1710000060,\"outcome\":\"resolved\"}"), &out), FORMI_OK);
+        formi_free(out);
+        CHECK_STATUS(formi_ledger_record(l, LIT("{\"idempotency_key\":\"second\",\"interaction_id\":\"second\",\"outlet_id\":\"o1\","
+                                             "\"agent_id\":\"a1\",\"started_at\":1710000000,\"ended_at\":1710000060,\"outcome\":\"resolved\"}"), &out), FORMI_OK);
+        formi_free(out);
+        formi_ledger_close(l);
+        test_concurrent_writers(argv[2], seconds);
+        return check_report("test_ledger_concurrent (PostgreSQL)");
+    }
     char dir[] = "/tmp/formi-concurrent-XXXXXX";
     if (!mkdtemp(dir)) return 2;
     char path[128];

@@ -10,7 +10,9 @@
  * agree with what is stored: nothing half applied); and the write in flight at the kill landed whole or
  * not at all (a batch: all 20 records or none). The next round goes on with the same file.
  *
- *   test_ledger_kill [rounds (default 25)] [seed]
+ *   test_ledger_kill [rounds (default 25)] [seed] [postgresql://...]
+ * With a URL the ledger is in that (empty) PostgreSQL database: the child is killed with its connection
+ * open, mid-transaction or not, and the server must keep exactly what it acknowledged.
  *
  * Not for valgrind (fork and kill under memcheck are slow); run it directly. */
 #define _XOPEN_SOURCE 700 /* fork, kill, mkdtemp, poll, strtok_r under -std=c11 */
@@ -219,13 +221,18 @@ int main(int argc, char **argv) {
     }
     srand(seed);
     const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/formi-ledger-kill-XXXXXX", tmp);
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 2;
+    const char *url = argc > 3 ? argv[3] : NULL;
+    char dir[4096] = "", path[4200];
+    if (url) {
+        snprintf(path, sizeof path, "%s", url);
+    } else {
+        snprintf(dir, sizeof dir, "%s/formi-ledger-kill-XXXXXX", tmp);
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            return 2;
+        }
+        snprintf(path, sizeof path, "%s/ledger.db", dir);
     }
-    snprintf(path, sizeof path, "%s/ledger.db", dir);
     printf("kill test: %d rounds, seed %u (rerun: %s %d %u), ledger %s\n", rounds, seed, argv[0], rounds, seed, path);
     fflush(stdout);
     setup(path);
@@ -370,12 +377,12 @@ int main(int argc, char **argv) {
 
     /* Clean up: the ledger and its -wal and -shm files, then the directory. */
     static const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    for (size_t i = 0; !url && i < sizeof suffixes / sizeof suffixes[0]; i++) {
         char file[4300];
         snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
         unlink(file);
     }
-    if (rmdir(dir) != 0) fprintf(stderr, "could not remove %s: %s\n", dir, strerror(errno));
+    if (!url && rmdir(dir) != 0) fprintf(stderr, "could not remove %s: %s\n", dir, strerror(errno));
 
     if (check_failures == 0) {
         printf("kill test: %d rounds, %ld acknowledged writes (%ld records, %ld credit ops), all present, verify ok\n",

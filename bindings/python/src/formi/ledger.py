@@ -2,6 +2,7 @@
 analytics queries (docs/ledger.md is the contract). Everything crosses as dicts.
 
     with formi.Ledger("usage.db") as ledger:             # Ledger() for a private in-memory one
+                                                          # Ledger("postgresql://user@host/db"): shared
         ledger.credit(op="add", idempotency_key="pay-1", outlet_id="o1", agent_id="a1", amount=50_000_000)
         ledger.record({...})                              # {"cost": ..., "balance": ..., "events": [...]}
         ledger.query(query="usage_stats", from_date="01/04/2024", to_date="03/04/2024")
@@ -18,9 +19,18 @@ from .flow import _request
 __all__ = ["Ledger"]
 
 
+def _redacted(location: str) -> str:
+    """A PostgreSQL URL without its password (user:secret@ and password=secret)."""
+    if not location.startswith(("postgresql://", "postgres://")):
+        return location
+    import re
+    return re.sub(r"(password=)[^&]*", r"\1***", re.sub(r"^(postgres(?:ql)?://[^:/@?]*:)[^@/?]*@", r"\1***@", location))
+
+
 class Ledger(Handle):
-    """A ledger on a file (SQLite, WAL, each write acknowledged once on disk; created if missing) or, with
-    no path, in memory. Money is integer micro-credits; every write carries an idempotency key (a retry
+    """A ledger on a file (SQLite, WAL, each write acknowledged once on disk; created if missing), on
+    PostgreSQL (a "postgresql://" or "postgres://" URL in libpq's syntax: one ledger shared by every host
+    and process that opens it; its tables are created on first use) or, with no path, in memory. Money is integer micro-credits; every write carries an idempotency key (a retry
     returns the first result with "duplicate": True).
 
     Errors change nothing stored and raise: JSONError (not JSON), InvalidArgument (missing, misspelt or
@@ -90,5 +100,5 @@ class Ledger(Handle):
             return self._error()
 
     def __repr__(self) -> str:
-        where = "in memory" if self.path is None else repr(self.path)
+        where = "in memory" if self.path is None else repr(_redacted(self.path))
         return f"<formi.Ledger {where}{' closed' if self.closed else ''}>"
