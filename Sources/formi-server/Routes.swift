@@ -36,6 +36,7 @@ enum Routes {
                          "flows": server.flows.count, "active_calls": server.calls.count, "draining": draining],
                         status: ready ? .ok : .serviceUnavailable)
         }
+        APIRoutes.add(to: router, server: server)
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.text())))
@@ -127,15 +128,25 @@ enum Routes {
     }
 
     /// The refusal of an upgrade request's URI (for the UpgradeGate), or nil.
-    static func refusal(uri: String, server: ServerContext) -> Refusal? {
+    static func refusal(uri: String, authorization: String? = nil, server: ServerContext) -> Refusal? {
         let (path, query) = uri.firstIndex(of: "?").map { (String(uri[..<$0]), String(uri[uri.index(after: $0)...])) } ?? (uri, nil)
         guard path.hasPrefix("/ws-adapter") else { return nil }
-        if case .failure(let refusal) = validate(path: path, query: query, upgrade: true, server: server) {
+        var refused: Refusal?
+        switch validate(path: path, query: query, upgrade: true, server: server) {
+        case .failure(let refusal): refused = refusal
+        case .success(let route):
+            // The platform API's call tokens (API/CallToken.swift), when the configuration asks for them.
+            let token = authorization.flatMap { $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : nil }
+                ?? query.flatMap { URLComponents(string: "/?" + $0)?.queryItems?.first { $0.name == "token" }?.value }
+            if let message = server.api.callRefusal(outletId: route.outletId, agentOwner: server.catalog.owner(ofAgent: route.agentId), token: token) {
+                refused = Refusal(status: .unauthorized, message: message, reason: "token")
+            }
+        }
+        if let refusal = refused {
             server.metrics.refused(reason: refusal.reason).increment()
             server.logger.info("refused \(path.prefix(200)): \(refusal.message)")
-            return refusal
         }
-        return nil
+        return refused
     }
 
     private static func visible(_ text: String) -> Bool {

@@ -1,0 +1,103 @@
+// What the platform API keeps: outlets and their hashed secrets, agents with their flows, connection
+// vendors (provider templates), interactions, settings. One interface, async so that an implementation
+// over a network database (PostgreSQL) fits it as well as the embedded one (SQLiteAPIStore). Every
+// method that names an outlet reaches only that outlet's rows: isolation is kept here as well as in
+// the routes.
+
+struct OutletRecord: Sendable, Equatable {
+    var id: Int
+    var name: String
+    /// bcrypt hash of the outlet's API secret; nil: the outlet cannot log in.
+    var secretHash: String?
+    var dashboardEnabled: Bool
+}
+
+struct AgentRecord: Sendable, Equatable {
+    var id: Int
+    var outletId: Int
+    var name: String
+    /// espeak-ng voice and words per minute (the demo agent's voice).
+    var voice: String
+    var rate: Int
+    /// The agent's flow in the library's flow format; valid whenever stored.
+    var flowJSON: String
+    var createdAt: Double
+    var updatedAt: Double
+}
+
+struct VendorRecord: Sendable, Equatable {
+    /// The provider name in /ws-adapter/{name}/...
+    var name: String
+    /// The outlet that created it; nil for the built-in and configured templates.
+    var outletId: Int?
+    var templateJSON: String
+    var updatedAt: Double
+}
+
+struct InteractionRecord: Sendable, Equatable {
+    var id: String
+    var outletId: Int
+    var agentId: Int
+    var provider: String
+    var callType: String
+    var startedAt: Double
+    var endedAt: Double
+    var outcome: String
+    var escalationReason: String?
+    var resolvedAt: Double?
+    var resolutionNote: String?
+    /// The ledger record as written (JSON).
+    var recordJSON: String
+
+    var escalated: Bool { outcome == "transferred" || escalationReason != nil }
+}
+
+struct InteractionFilter: Sendable {
+    var outletId: Int
+    var agentId: Int?
+    var outcome: String?
+    var escalated: Bool?
+    /// Started at or after / before (Unix seconds).
+    var from: Double?
+    var to: Double?
+    var offset = 0
+    var limit = 50
+}
+
+protocol APIStore: Sendable {
+    // Settings (the token signing key).
+    func setting(_ key: String) async throws -> String?
+    /// Stores `value` unless the key has one; returns the value kept.
+    func settingOrInsert(_ key: String, _ value: String) async throws -> String
+
+    // Outlets.
+    func outlet(_ id: Int) async throws -> OutletRecord?
+    func outlets() async throws -> [OutletRecord]
+    /// Inserts the outlet if it is new; the name is updated, the secret and dashboard are kept.
+    func ensureOutlet(id: Int, name: String) async throws
+    func setOutletSecret(_ id: Int, hash: String) async throws
+    func setDashboard(outlet: Int, enabled: Bool) async throws
+
+    // Agents.
+    func agents(outlet: Int?) async throws -> [AgentRecord]
+    func agent(_ id: Int, outlet: Int?) async throws -> AgentRecord?
+    /// `record.id` 0: the next free id.
+    func createAgent(_ record: AgentRecord) async throws -> AgentRecord
+    /// Reads the outlet's agent, lets `change` edit it (throwing leaves it as it was), stores it; one
+    /// transaction, so concurrent edits of one agent's flow do not lose each other.
+    func updateAgent(_ id: Int, outlet: Int, _ change: @Sendable (inout AgentRecord) throws -> Void) async throws -> AgentRecord
+
+    // Connection vendors.
+    func vendors() async throws -> [VendorRecord]
+    func vendor(_ name: String) async throws -> VendorRecord?
+    func createVendor(_ record: VendorRecord) async throws
+    func updateVendor(_ name: String, outlet: Int, templateJSON: String, at: Double) async throws -> VendorRecord
+    func deleteVendor(_ name: String, outlet: Int) async throws
+
+    // Interactions.
+    /// Idempotent by id (a retried write changes nothing).
+    func addInteraction(_ record: InteractionRecord) async throws
+    func interactions(_ filter: InteractionFilter) async throws -> (items: [InteractionRecord], total: Int)
+    func interaction(_ id: String, outlet: Int) async throws -> InteractionRecord?
+    func resolveInteraction(_ id: String, outlet: Int, note: String?, at: Double) async throws -> InteractionRecord
+}
