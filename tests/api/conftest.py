@@ -5,17 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.util
 import http.client
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from conftest import Server  # noqa: E402  (the server tests' launcher)
+# The server tests' launcher, loaded under its own name (both files are "conftest").
+_spec = importlib.util.spec_from_file_location("server_conftest", Path(__file__).resolve().parents[1] / "server" / "conftest.py")
+_server_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_server_conftest)
+Server = _server_conftest.Server
+silence = _server_conftest.silence
 
 TOKEN_SECRET = "test-token-secret-0123456789abcdef0123"
 SECRETS = {1: "secret-one-1", 2: "secret-two-2", 3: "secret-three-3"}
@@ -38,6 +42,7 @@ class Client:
 
     def __init__(self, server: Server) -> None:
         self.server = server
+        self.tokens: Dict[int, str] = {}
 
     def request(self, method: str, path: str, body: Any = None, token: Optional[str] = None,
                 raw: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any, Dict[str, str]]:
@@ -73,9 +78,12 @@ class Client:
         status, parsed, _ = self.request("DELETE", path, token=token, **kw)
         return status, parsed
 
-    def login(self, outlet: int) -> str:
+    def login(self, outlet: int, fresh: bool = False) -> str:
+        if outlet in self.tokens and not fresh:
+            return self.tokens[outlet]
         status, body = self.post("/api/v1/auth/token", {"outlet_id": outlet, "secret": SECRETS[outlet]})
         assert status == 200, body
+        self.tokens[outlet] = body["token"]
         return body["token"]
 
     def admin(self) -> str:

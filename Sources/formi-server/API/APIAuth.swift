@@ -88,26 +88,30 @@ enum Secrets {
     }
 }
 
-/// At most `limit` login attempts a minute per key (an outlet id, "admin"): a sliding window of the
-/// attempts' times, so a guesser gets `limit` tries a minute whatever the outcome.
+/// At most `limit` failed login attempts a minute per key (an outlet id, "admin"): a sliding window of
+/// the failures' times. While a key is over its limit every attempt is refused, the right secret too, so
+/// a guesser gets `limit` tries a minute; a client that logs in correctly is never held up.
 final class LoginLimiter: Sendable {
     private let limit: Int
-    private let attempts = Mutex<[String: [Double]]>([:])
+    private let failures = Mutex<[String: [Double]]>([:])
 
     init(limit: Int) { self.limit = limit }
 
-    /// nil: go ahead (the attempt is counted); else the seconds to wait.
-    func admit(_ key: String, now: Double = Date().timeIntervalSince1970) -> Int? {
-        attempts.withLock { table in
+    /// nil: go ahead; else the seconds to wait.
+    func wait(_ key: String, now: Double = Date().timeIntervalSince1970) -> Int? {
+        failures.withLock { table in
+            let times = (table[key] ?? []).filter { now - $0 < 60 }
+            table[key] = times.isEmpty ? nil : times
+            guard times.count >= limit, let first = times.first else { return nil }
+            return max(1, Int((60 - (now - first)).rounded(.up)))
+        }
+    }
+
+    func failed(_ key: String, now: Double = Date().timeIntervalSince1970) {
+        failures.withLock { table in
             if table.count > 10_000 { table = table.filter { $0.value.last.map { now - $0 < 60 } ?? false } }
-            var times = (table[key] ?? []).filter { now - $0 < 60 }
-            if times.count >= limit {
-                table[key] = times
-                return max(1, Int((60 - (now - times[0])).rounded(.up)))
-            }
-            times.append(now)
-            table[key] = times
-            return nil
+            table[key, default: []].append(now)
+            if let count = table[key]?.count, count > limit { table[key]?.removeFirst(count - limit) }
         }
     }
 }

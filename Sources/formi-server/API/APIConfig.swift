@@ -17,7 +17,7 @@ struct APIConfig: Codable, Sendable {
     var openOutlets: [Int] = [1]
     /// Largest request body the API reads.
     var maxBodyBytes = 1 << 20
-    /// Login attempts per outlet (and per admin) a minute; more are refused with 429.
+    /// Failed login attempts per outlet (and for admin) a minute; beyond them logins are refused with 429.
     var loginAttemptsPerMinute = 10
 
     enum CodingKeys: String, CodingKey {

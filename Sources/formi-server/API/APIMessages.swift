@@ -33,7 +33,7 @@ struct APIError: HTTPResponseError {
 
 enum API {
     static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let body = Data(JSONSerialization.text(object).utf8)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -177,8 +177,14 @@ struct Fields {
 
 extension JSONSerialization {
     /// An object as sorted, compact JSON text.
-    static func text(_ object: Any) -> String {
-        ((try? data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])).map { String(decoding: $0, as: UTF8.self) }) ?? "null"
+    /// Any value, a bare number or string included: wrapped in an array first, as Foundation on Linux
+    /// traps (rather than throws) on a top level that is not an array or object, and on values it cannot
+    /// write (checked by isValidJSONObject).
+    static func text(_ value: Any) -> String {
+        let wrapped: [Any] = [value]
+        guard isValidJSONObject(wrapped),
+              let data = try? data(withJSONObject: wrapped, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "null" }
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }
 
     static func object(_ text: String) -> Any? { try? jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }

@@ -1,5 +1,5 @@
 // Login (seed 000, "Generate Token"): an outlet's id and secret, or the admin secret, for a signed
-// token that expires. Attempts are limited per outlet (and for admin) a minute, whatever their outcome.
+// token that expires. Failed attempts are limited per outlet (and for admin) a minute.
 
 import Foundation
 import Hummingbird
@@ -17,6 +17,7 @@ enum AuthRoutes {
             guard let outlet, let secret else { throw APIError.badRequest("outlet_id and secret are required") }
             try admit(platform, "outlet:\(outlet)")
             guard let hash = try await platform.store.outlet(outlet)?.secretHash, await Secrets.verify(secret, hash: hash) else {
+                platform.limiter.failed("outlet:\(outlet)")
                 throw APIError.unauthorized("the outlet id or secret is wrong")
             }
             let (token, expires) = try await platform.tokens.issue(.outlet(outlet))
@@ -30,7 +31,10 @@ enum AuthRoutes {
             try fields.finish()
             try admit(platform, "admin")
             guard let expected = platform.adminSecret else { throw APIError.forbidden("no admin secret is configured (api.admin_secret)") }
-            guard let secret, constantTimeEqual(secret, expected) else { throw APIError.unauthorized("the admin secret is wrong") }
+            guard let secret, constantTimeEqual(secret, expected) else {
+                platform.limiter.failed("admin")
+                throw APIError.unauthorized("the admin secret is wrong")
+            }
             let (token, expires) = try await platform.tokens.issue(.admin)
             return API.ok(["token": token, "token_type": "Bearer", "expires_at": iso(expires.timeIntervalSince1970),
                            "expires_in": try platform.tokens.ttl])
@@ -38,7 +42,7 @@ enum AuthRoutes {
     }
 
     private static func admit(_ platform: PlatformAPI, _ key: String) throws {
-        if let wait = platform.limiter.admit(key) {
+        if let wait = platform.limiter.wait(key) {
             throw APIError(status: .tooManyRequests, message: "too many login attempts; try again in \(wait) s",
                            headers: [.retryAfter: String(wait)])
         }

@@ -93,7 +93,7 @@ enum FlowRoutes {
         }
         api.put("agents/:agent_id/edge") { request, context in
             let body = try await editBody(request, limit)
-            var fields = Fields(["edge_id": body["edge_id"] as Any])
+            var fields = Fields(body.filter { $0.key == "edge_id" })
             _ = fields.int("edge_id", required: true)
             try fields.finish()
             return try await edit(platform, server, request, context, op: "update_edge", body: body)

@@ -39,8 +39,9 @@ enum InteractionRoutes {
             object["record"] = JSONSerialization.object(record.recordJSON) ?? NSNull()
             let query = JSONSerialization.text(["query": "interaction", "interaction_id": record.id])
             if case .success(let answer) = await server.ledger.queryOffLoop(Array(query.utf8)),
-               let parsed = foundation(answer) as? [String: Any] {
-                object["ledger"] = parsed
+               let stored = (foundation(answer) as? [String: Any])?["interaction"] as? [String: Any] {
+                // What the ledger made of the record: billed time, cost parts, the charge.
+                object["ledger"] = stored.filter { ["cost", "charged", "unpaid", "billed_seconds", "duration_ms"].contains($0.key) }
             }
             return API.ok(["interaction": object])
         }

@@ -52,6 +52,7 @@ enum UsageRoutes {
             var query = dates(&fields)
             query["group_by"] = fields.oneOf("group_by", ["OUTLET", "AGENT"]) ?? "OUTLET"
             try fields.finish()
+            defaultRange(&query)
             return try await ask(server, "interaction_utilisation", outlet: outlet, query)
         }
 
@@ -61,6 +62,7 @@ enum UsageRoutes {
             var query = dates(&fields)
             query["group_by"] = fields.oneOf("group_by", ["OUTLET", "AGENT"]) ?? "OUTLET"
             try fields.finish()
+            defaultRange(&query)
             return try await ask(server, "model_utilisation", outlet: outlet, query)
         }
 
@@ -91,6 +93,12 @@ enum UsageRoutes {
             let agent = fields.int("agent_id")
             try fields.finish()
             if let agent { _ = try await platform.agent(agent, outlet: outlet); query["agent_id"] = String(agent) }
+            if query["startDate"] == nil, query["endDate"] == nil {
+                // The ledger needs a range here: the 30 days up to now.
+                let formatter = ISO8601DateFormatter()
+                query["endDate"] = formatter.string(from: Date().addingTimeInterval(1))
+                query["startDate"] = formatter.string(from: Date().addingTimeInterval(-30 * 86_400))
+            }
             return try await ask(server, "metrics", outlet: outlet, query)
         }
     }
@@ -102,6 +110,17 @@ enum UsageRoutes {
         if let to = fields.string("to_date", max: 10, pattern: #"^(\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})$"#) { query["to_date"] = to }
         if let offset = fields.int("utc_offset", in: -64_800...64_800) { query["utc_offset"] = offset }
         return query
+    }
+
+    /// Without dates: the 30 days ending today (UTC), as the ledger needs a range here.
+    private static func defaultRange(_ query: inout [String: Any]) {
+        guard query["from_date"] == nil, query["to_date"] == nil else { return }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        query["to_date"] = formatter.string(from: Date())
+        query["from_date"] = formatter.string(from: Date().addingTimeInterval(-29 * 86_400))
     }
 
     /// startDate and endDate (ISO 8601) and utc_offset.

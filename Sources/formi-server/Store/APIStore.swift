@@ -85,7 +85,7 @@ protocol APIStore: Sendable {
     func createAgent(_ record: AgentRecord) async throws -> AgentRecord
     /// Reads the outlet's agent, lets `change` edit it (throwing leaves it as it was), stores it; one
     /// transaction, so concurrent edits of one agent's flow do not lose each other.
-    func updateAgent(_ id: Int, outlet: Int, _ change: @Sendable (inout AgentRecord) throws -> Void) async throws -> AgentRecord
+    func updateAgent(_ id: Int, outlet: Int, _ change: @escaping @Sendable (inout AgentRecord) throws -> Void) async throws -> AgentRecord
 
     // Connection vendors.
     func vendors() async throws -> [VendorRecord]

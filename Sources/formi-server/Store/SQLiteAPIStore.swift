@@ -137,23 +137,20 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
         }
     }
 
-    func updateAgent(_ id: Int, outlet: Int, _ change: @Sendable (inout AgentRecord) throws -> Void) async throws -> AgentRecord {
-        try await withoutActuallyEscaping(change) { change in
-            let box = UncheckedBox(change)
-            return try await run { db in
-                try db.transaction {
-                    guard let row = try db.query("SELECT * FROM agents WHERE id = ? AND outlet_id = ?",
-                                                 [.integer(Int64(id)), .integer(Int64(outlet))]).first else {
-                        throw StoreError.notFound("no agent \(id)")
-                    }
-                    var record = Self.agent(row)
-                    try box.value(&record)
-                    record.id = id
-                    record.outletId = outlet
-                    try db.query("UPDATE agents SET outlet_id = ?, name = ?, voice = ?, rate = ?, flow_json = ?, created_at = ?, updated_at = ? WHERE id = ?",
-                                 Self.agentParameters(record) + [.integer(Int64(id))])
-                    return record
+    func updateAgent(_ id: Int, outlet: Int, _ change: @escaping @Sendable (inout AgentRecord) throws -> Void) async throws -> AgentRecord {
+        try await run { db in
+            try db.transaction {
+                guard let row = try db.query("SELECT * FROM agents WHERE id = ? AND outlet_id = ?",
+                                             [.integer(Int64(id)), .integer(Int64(outlet))]).first else {
+                    throw StoreError.notFound("no agent \(id)")
                 }
+                var record = Self.agent(row)
+                try change(&record)
+                record.id = id
+                record.outletId = outlet
+                try db.query("UPDATE agents SET outlet_id = ?, name = ?, voice = ?, rate = ?, flow_json = ?, created_at = ?, updated_at = ? WHERE id = ?",
+                             Self.agentParameters(record) + [.integer(Int64(id))])
+                return record
             }
         }
     }
@@ -264,10 +261,4 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
             }
         }
     }
-}
-
-/// A closure carried onto the store's queue and run there while its caller waits.
-private struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
