@@ -91,7 +91,7 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("API/openapi.json")]
+            resources: [.copy("API/openapi.json"), .copy("API/models.json")]
         ),
         .testTarget(name: "FormiCoreTests", dependencies: ["FormiCore", "CFormiKernels"]),
     ],

@@ -303,3 +303,47 @@ def snapshot(api: Client, token: str) -> str:
              api.get("/api/v1/connection-vendors", token)[1], api.get("/api/v1/interactions", token)[1],
              api.get("/api/v1/dashboard", token)[1]]
     return json.dumps(parts, sort_keys=True)
+
+
+def test_tools_checked_and_kept_while_the_flow_calls_them(api: Client) -> None:
+    token = api.login(2)
+    flow = json.loads(json.dumps(SMALL_FLOW))
+    flow["states"][0]["on_entry"] = [{"type": "function", "name": "lookup_booking", "arguments": {}}]
+    aid = api.post("/api/v1/agents", {"name": "Tools", "flow": flow}, token)[1]["agent"]["agent_id"]
+    tool = {"name": "lookup_booking", "description": "Finds a booking by phone number",
+            "parameters": {"type": "object", "properties": {"phone": {"type": "string", "pattern": "^\\+[0-9]+$"},
+                                                            "party": {"type": "integer", "minimum": 1}}, "required": ["phone"]}}
+    status, body = api.post(f"/api/v1/agents/{aid}/tools", tool, token)
+    assert status == 200, body
+    assert api.post(f"/api/v1/agents/{aid}/tools", tool, token)[0] == 409
+    bad = {"name": "bad", "description": "x", "parameters": {"type": "object", "properties": {"a": {"type": "strin"}, "b": {"type": "array"}},
+                                                             "required": ["c"], "colour": 1}}
+    status, body = api.post(f"/api/v1/agents/{aid}/tools", bad, token)
+    assert status == 422 and len(body["problems"]) == 4, body
+    status, body = api.put(f"/api/v1/agents/{aid}/tools/lookup_booking", {"description": "Finds a booking"}, token)
+    assert status == 200 and body["tool"]["description"] == "Finds a booking"
+    assert [t["name"] for t in api.get(f"/api/v1/agents/{aid}/tools", token)[1]["tools"]] == ["lookup_booking"]
+    status, body = api.delete(f"/api/v1/agents/{aid}/tools/lookup_booking", token)
+    assert status == 409 and "states 1" in body["message"]
+    assert api.put(f"/api/v1/agents/{aid}/states/1", {"on_entry": []}, token)[0] == 200
+    assert api.delete(f"/api/v1/agents/{aid}/tools/lookup_booking", token)[0] == 200
+    assert api.get(f"/api/v1/agents/{aid}/tools", token)[1]["tools"] == []
+
+
+def test_model_configuration_against_the_catalogue(api: Client) -> None:
+    token = api.login(2)
+    providers = api.get("/api/v1/model-config/providers?kind=TTS", token)[1]["providers"]
+    assert [p["name"] for p in providers] == ["espeak-ng"]
+    models = api.get("/api/v1/model-config/models?provider=openai", token)[1]["models"]
+    assert "gpt-4o-mini" in [m["name"] for m in models]
+    params = api.get("/api/v1/model-config/parameters?provider=openai&model=gpt-4o-mini", token)[1]["parameters"]
+    assert params["temperature"]["maximum"] == 2
+    assert api.get("/api/v1/model-config/models?provider=nobody", token)[0] == 404
+    aid = api.post("/api/v1/agents", {"name": "Models"}, token)[1]["agent"]["agent_id"]
+    good = {"kind": "CONVERSATION", "provider": "openai", "model": "gpt-4o-mini", "parameters": {"temperature": 0.2, "max_tokens": 300}}
+    assert api.put(f"/api/v1/agents/{aid}/model-config", good, token)[0] == 200
+    bad = {"kind": "TTS", "provider": "openai", "model": "gpt-4o-mini", "parameters": {"temperature": 9, "voice": "en-us", "max_tokens": 1.5}}
+    status, body = api.put(f"/api/v1/agents/{aid}/model-config", bad, token)
+    assert status == 422 and len(body["problems"]) == 4, body
+    config = api.get(f"/api/v1/agents/{aid}/model-config", token)[1]["model_config"]
+    assert config == {"CONVERSATION": {"provider": "openai", "model": "gpt-4o-mini", "parameters": {"temperature": 0.2, "max_tokens": 300}}}

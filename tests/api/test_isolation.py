@@ -26,10 +26,14 @@ BODIES = {
     "renderPromptTemplate": {"template_id": 10},
     "resolveInteraction": {"note": "pwned"},
     "setCredits": {"outlet_id": 1, "agent_id": 1, "mode": "set", "amount": 0, "idempotency_key": "walk"},
+    "addTool": {"name": "pwn", "description": "x", "parameters": {"type": "object", "properties": {}}},
+    "updateTool": {"description": "pwned"},
+    "setModelConfig": {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 300}},
 }
 # Operations that name no resource: they act on the caller's own outlet.
 OWN = {"listAgents", "createAgent", "getDashboard", "enableDashboard", "disableDashboard", "listVendors",
-       "createVendor", "listInteractions", "interactionUtilisation", "modelUtilisation"}
+       "createVendor", "listInteractions", "interactionUtilisation", "modelUtilisation", "supportedProviders",
+       "supportedModels", "supportedParameters"}
 SKIP = {"login", "adminToken"}
 
 
@@ -37,7 +41,8 @@ def victim_state(api: Client, token: str, agent: int, iid: str) -> str:
     quoted = urllib.parse.quote(iid, safe="")
     parts = [snapshot(api, token), api.get(f"/api/v1/agents/{agent}/state-machine", token)[1],
              api.get("/api/v1/connection-vendors/victim", token)[1], api.get(f"/api/v1/interactions/{quoted}", token)[1],
-             api.get("/api/v1/utilisation/credits?agent_id=1", token)[1]]
+             api.get("/api/v1/utilisation/credits?agent_id=1", token)[1], api.get(f"/api/v1/agents/{agent}/tools", token)[1],
+             api.get(f"/api/v1/agents/{agent}/model-config", token)[1]]
     return json.dumps(parts, sort_keys=True)
 
 
@@ -47,6 +52,10 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
     assert status == 200, body
     agent = body["agent"]["agent_id"]
     assert api.post("/api/v1/connection-vendors", {"name": "victim", "template": twilio_template(api, victim)}, victim)[0] == 200
+    tool = {"name": "victimtool", "description": "looks up", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}
+    assert api.post(f"/api/v1/agents/{agent}/tools", tool, victim)[0] == 200
+    config = {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 170}}
+    assert api.put(f"/api/v1/agents/{agent}/model-config", config, victim)[0] == 200
     report = asyncio.run(simulate(api.server.url("twilio", "inbound/1/1/+15550100"), silence(4), speed=4, dtmf=[(2.0, "0")], tail=0.5))
     assert report.calls[0].ok, report.calls[0].error
     api.server.settle()
@@ -62,9 +71,9 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
                 continue
             walked.add(name)
             url = (path.replace("{agent_id}", str(agent)).replace("{state_id}", "1").replace("{edge_id}", "1")
-                   .replace("{name}", "victim").replace("{interaction_id}", urllib.parse.quote(iid, safe="")))
-            query = {p["name"]: (1 if p["name"] == "edge_id" else agent) for p in op.get("parameters", [])
-                     if p["in"] == "query" and p["name"] in ("edge_id", "agent_id")}
+                   .replace("{name}", "victim").replace("{tool_name}", "victimtool").replace("{interaction_id}", urllib.parse.quote(iid, safe="")))
+            values = {"edge_id": 1, "agent_id": agent, "provider": "espeak-ng", "model": "espeak-ng"}
+            query = {p["name"]: values[p["name"]] for p in op.get("parameters", []) if p["in"] == "query" and p["name"] in values}
             if query:
                 url += "?" + urllib.parse.urlencode(query)
             body = BODIES.get(name)

@@ -19,6 +19,8 @@ enum APIRoutes {
         VendorRoutes.add(to: api, server: server)
         InteractionRoutes.add(to: api, server: server)
         UsageRoutes.add(to: api, server: server)
+        ToolRoutes.add(to: api, server: server)
+        ModelConfigRoutes.add(to: api, server: server)
     }
 }
 

@@ -52,6 +52,17 @@ struct InteractionRecord: Sendable, Equatable {
     var escalated: Bool { outcome == "transferred" || escalationReason != nil }
 }
 
+/// A function an agent's flow may call (`{"type": "function", "name": ...}` actions): a JSON-schema'd
+/// definition, as LLM tool calling takes it.
+struct ToolRecord: Sendable, Equatable {
+    var agentId: Int
+    var name: String
+    var description: String
+    /// A JSON Schema object (JSON text).
+    var parametersJSON: String
+    var updatedAt: Double
+}
+
 struct InteractionFilter: Sendable {
     var outletId: Int
     var agentId: Int?
@@ -86,6 +97,16 @@ protocol APIStore: Sendable {
     /// Reads the outlet's agent, lets `change` edit it (throwing leaves it as it was), stores it; one
     /// transaction, so concurrent edits of one agent's flow do not lose each other.
     func updateAgent(_ id: Int, outlet: Int, _ change: @escaping @Sendable (inout AgentRecord) throws -> Void) async throws -> AgentRecord
+
+    // Per-agent settings (JSON text by key: "model_config").
+    func agentSetting(agent: Int, key: String) async throws -> String?
+    func setAgentSetting(agent: Int, key: String, json: String) async throws
+
+    // Tools, per agent (the routes check the agent is the caller's first).
+    func tools(agent: Int) async throws -> [ToolRecord]
+    func createTool(_ record: ToolRecord) async throws
+    func updateTool(_ record: ToolRecord) async throws
+    func deleteTool(agent: Int, name: String) async throws
 
     // Connection vendors.
     func vendors() async throws -> [VendorRecord]

@@ -26,6 +26,11 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
         voice TEXT NOT NULL, rate INTEGER NOT NULL, flow_json TEXT NOT NULL,
         created_at REAL NOT NULL, updated_at REAL NOT NULL);
     CREATE INDEX IF NOT EXISTS agents_outlet ON agents(outlet_id);
+    CREATE TABLE IF NOT EXISTS agent_settings (
+        agent_id INTEGER NOT NULL REFERENCES agents(id), key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (agent_id, key));
+    CREATE TABLE IF NOT EXISTS tools (
+        agent_id INTEGER NOT NULL REFERENCES agents(id), name TEXT NOT NULL, description TEXT NOT NULL,
+        parameters_json TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (agent_id, name));
     CREATE TABLE IF NOT EXISTS vendors (
         name TEXT PRIMARY KEY, outlet_id INTEGER REFERENCES outlets(id), template_json TEXT NOT NULL, updated_at REAL NOT NULL);
     CREATE TABLE IF NOT EXISTS interactions (
@@ -152,6 +157,56 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
                              Self.agentParameters(record) + [.integer(Int64(id))])
                 return record
             }
+        }
+    }
+
+    // MARK: agent settings and tools
+
+    func agentSetting(agent: Int, key: String) async throws -> String? {
+        try await run { db in
+            try db.query("SELECT json FROM agent_settings WHERE agent_id = ? AND key = ?", [.integer(Int64(agent)), .text(key)]).first?["json"]?.string
+        }
+    }
+
+    func setAgentSetting(agent: Int, key: String, json: String) async throws {
+        try await run { db in
+            try db.query("INSERT INTO agent_settings(agent_id, key, json) VALUES (?, ?, ?) ON CONFLICT(agent_id, key) DO UPDATE SET json = excluded.json",
+                         [.integer(Int64(agent)), .text(key), .text(json)])
+        }
+    }
+
+    private static func tool(_ row: SQLRow) -> ToolRecord {
+        ToolRecord(agentId: Int(row["agent_id"]?.int ?? 0), name: row["name"]?.string ?? "", description: row["description"]?.string ?? "",
+                   parametersJSON: row["parameters_json"]?.string ?? "{}", updatedAt: row["updated_at"]?.double ?? 0)
+    }
+
+    func tools(agent: Int) async throws -> [ToolRecord] {
+        try await run { db in try db.query("SELECT * FROM tools WHERE agent_id = ? ORDER BY name", [.integer(Int64(agent))]).map(Self.tool) }
+    }
+
+    func createTool(_ r: ToolRecord) async throws {
+        try await run { db in
+            do {
+                try db.query("INSERT INTO tools(agent_id, name, description, parameters_json, updated_at) VALUES (?, ?, ?, ?, ?)",
+                             [.integer(Int64(r.agentId)), .text(r.name), .text(r.description), .text(r.parametersJSON), .real(r.updatedAt)])
+            } catch let error as StoreError where error.kind == .conflict {
+                throw StoreError.conflict("agent \(r.agentId) has a tool named \(r.name) already")
+            }
+        }
+    }
+
+    func updateTool(_ r: ToolRecord) async throws {
+        try await run { db in
+            try db.query("UPDATE tools SET description = ?, parameters_json = ?, updated_at = ? WHERE agent_id = ? AND name = ?",
+                         [.text(r.description), .text(r.parametersJSON), .real(r.updatedAt), .integer(Int64(r.agentId)), .text(r.name)])
+            if db.changes == 0 { throw StoreError.notFound("no tool \(r.name)") }
+        }
+    }
+
+    func deleteTool(agent: Int, name: String) async throws {
+        try await run { db in
+            try db.query("DELETE FROM tools WHERE agent_id = ? AND name = ?", [.integer(Int64(agent)), .text(name)])
+            if db.changes == 0 { throw StoreError.notFound("no tool \(name)") }
         }
     }
 
