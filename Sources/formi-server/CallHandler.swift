@@ -392,7 +392,7 @@ final class CallHandler: AgentHost {
         }
         switch result {
         case .success(let answer):
-            await InteractionRoutes.recorded(record, server: server)  // the platform API's interaction list
+            await InteractionRoutes.recorded(record, answer: answer, server: server)  // the platform API's list, webhooks
             logger.info("recorded", metadata: ["interaction": "\(interaction)", "cost": "\(answer["cost"] ?? "null")",
                                                "balance": "\(answer["balance"] ?? "null")"])
         case .failure(.ledger(let message)):

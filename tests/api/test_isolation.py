@@ -28,12 +28,14 @@ BODIES = {
     "setCredits": {"outlet_id": 1, "agent_id": 1, "mode": "set", "amount": 0, "idempotency_key": "walk"},
     "addTool": {"name": "pwn", "description": "x", "parameters": {"type": "object", "properties": {}}},
     "updateTool": {"description": "pwned"},
+    "setWebhook": {"url": "http://127.0.0.1:9/attacker"},
+    "setWebhookMetadata": {"metadata": {"who": "attacker"}},
     "setModelConfig": {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 300}},
 }
 # Operations that name no resource: they act on the caller's own outlet.
 OWN = {"listAgents", "createAgent", "getDashboard", "enableDashboard", "disableDashboard", "listVendors",
        "createVendor", "listInteractions", "interactionUtilisation", "modelUtilisation", "supportedProviders",
-       "supportedModels", "supportedParameters"}
+       "supportedModels", "supportedParameters", "getWebhook", "setWebhook", "getWebhookMetadata", "setWebhookMetadata"}
 SKIP = {"login", "adminToken"}
 
 
@@ -42,7 +44,8 @@ def victim_state(api: Client, token: str, agent: int, iid: str) -> str:
     parts = [snapshot(api, token), api.get(f"/api/v1/agents/{agent}/state-machine", token)[1],
              api.get("/api/v1/connection-vendors/victim", token)[1], api.get(f"/api/v1/interactions/{quoted}", token)[1],
              api.get("/api/v1/utilisation/credits?agent_id=1", token)[1], api.get(f"/api/v1/agents/{agent}/tools", token)[1],
-             api.get(f"/api/v1/agents/{agent}/model-config", token)[1]]
+             api.get(f"/api/v1/agents/{agent}/model-config", token)[1], api.get("/api/v1/webhook", token)[1],
+             api.get("/api/v1/webhook/metadata", token)[1]]
     return json.dumps(parts, sort_keys=True)
 
 
@@ -56,6 +59,7 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
     assert api.post(f"/api/v1/agents/{agent}/tools", tool, victim)[0] == 200
     config = {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 170}}
     assert api.put(f"/api/v1/agents/{agent}/model-config", config, victim)[0] == 200
+    assert api.put("/api/v1/webhook/metadata", {"metadata": {"who": "victim"}}, victim)[0] == 200
     report = asyncio.run(simulate(api.server.url("twilio", "inbound/1/1/+15550100"), silence(4), speed=4, dtmf=[(2.0, "0")], tail=0.5))
     assert report.calls[0].ok, report.calls[0].error
     api.server.settle()

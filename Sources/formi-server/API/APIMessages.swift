@@ -9,8 +9,16 @@ import NIOCore
 struct APIError: HTTPResponseError {
     var status: HTTPResponse.Status
     var message: String
-    var details: [String: Any] = [:]
+    /// More fields of the answer (e.g. a flow's problems), kept as JSON text so the error is Sendable.
+    private var detailsJSON = "{}"
     var headers: HTTPFields = [:]
+
+    init(status: HTTPResponse.Status, message: String, details: [String: Any] = [:], headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+        if !details.isEmpty { detailsJSON = JSONSerialization.text(details) }
+    }
 
     static func badRequest(_ m: String, _ details: [String: Any] = [:]) -> APIError { APIError(status: .badRequest, message: m, details: details) }
     static func notFound(_ m: String) -> APIError { APIError(status: .notFound, message: m) }
@@ -22,7 +30,7 @@ struct APIError: HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var object = details
+        var object = JSONSerialization.object(detailsJSON) as? [String: Any] ?? [:]
         object["success"] = false
         object["message"] = message
         var response = API.json(object, status: status)

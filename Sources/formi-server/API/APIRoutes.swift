@@ -21,6 +21,7 @@ enum APIRoutes {
         UsageRoutes.add(to: api, server: server)
         ToolRoutes.add(to: api, server: server)
         ModelConfigRoutes.add(to: api, server: server)
+        WebhookRoutes.add(to: api, server: server)
     }
 }
 

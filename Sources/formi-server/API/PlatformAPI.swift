@@ -13,6 +13,7 @@ final class PlatformAPI: Sendable {
     let config: APIConfig
     let store: any APIStore
     let limiter: LoginLimiter
+    let webhooks = WebhookSender()
     private let logger: Logger
     private let issuer = Mutex<TokenIssuer?>(nil)
     private let signingKey = Mutex<SymmetricKey?>(nil)

@@ -98,6 +98,10 @@ protocol APIStore: Sendable {
     /// transaction, so concurrent edits of one agent's flow do not lose each other.
     func updateAgent(_ id: Int, outlet: Int, _ change: @escaping @Sendable (inout AgentRecord) throws -> Void) async throws -> AgentRecord
 
+    // Per-outlet settings (JSON text by key: "webhook").
+    func outletSetting(outlet: Int, key: String) async throws -> String?
+    func setOutletSetting(outlet: Int, key: String, json: String) async throws
+
     // Per-agent settings (JSON text by key: "model_config").
     func agentSetting(agent: Int, key: String) async throws -> String?
     func setAgentSetting(agent: Int, key: String, json: String) async throws

@@ -26,6 +26,8 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
         voice TEXT NOT NULL, rate INTEGER NOT NULL, flow_json TEXT NOT NULL,
         created_at REAL NOT NULL, updated_at REAL NOT NULL);
     CREATE INDEX IF NOT EXISTS agents_outlet ON agents(outlet_id);
+    CREATE TABLE IF NOT EXISTS outlet_settings (
+        outlet_id INTEGER NOT NULL REFERENCES outlets(id), key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (outlet_id, key));
     CREATE TABLE IF NOT EXISTS agent_settings (
         agent_id INTEGER NOT NULL REFERENCES agents(id), key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (agent_id, key));
     CREATE TABLE IF NOT EXISTS tools (
@@ -41,6 +43,7 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
     """
 
     /// Runs `body` on the store's queue and hands back its result.
+    @discardableResult
     private func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { [db] in continuation.resume(with: Result { try body(db) }) }
@@ -160,7 +163,20 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
         }
     }
 
-    // MARK: agent settings and tools
+    // MARK: outlet and agent settings, tools
+
+    func outletSetting(outlet: Int, key: String) async throws -> String? {
+        try await run { db in
+            try db.query("SELECT json FROM outlet_settings WHERE outlet_id = ? AND key = ?", [.integer(Int64(outlet)), .text(key)]).first?["json"]?.string
+        }
+    }
+
+    func setOutletSetting(outlet: Int, key: String, json: String) async throws {
+        try await run { db in
+            try db.query("INSERT INTO outlet_settings(outlet_id, key, json) VALUES (?, ?, ?) ON CONFLICT(outlet_id, key) DO UPDATE SET json = excluded.json",
+                         [.integer(Int64(outlet)), .text(key), .text(json)])
+        }
+    }
 
     func agentSetting(agent: Int, key: String) async throws -> String? {
         try await run { db in
