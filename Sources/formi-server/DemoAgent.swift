@@ -67,13 +67,14 @@ final class DemoAgent {
     static let apology = "Sorry, something went wrong on our side. Please call again later. Goodbye."
     static let keypadOnly = "Sorry, this line understands the keypad only."
 
-    init(agent: ServerConfig.Agent, flow: CompiledFlow, outletName: String, speech: Speech, logger: Logger) {
+    /// `inputs`: more flow inputs (the platform API's pre-interaction context).
+    init(agent: ServerConfig.Agent, flow: CompiledFlow, outletName: String, speech: Speech, logger: Logger, inputs: [JSONMember] = []) {
         self.agent = agent
         self.speech = speech
         self.logger = logger
         vad = TurnDetector()
         do throws(FlowError) {
-            run = try FlowRun(flow: flow, inputs: [JSONMember(key: "outlet", value: .string(outletName))])
+            run = try FlowRun(flow: flow, inputs: [JSONMember(key: "outlet", value: .string(outletName))] + inputs)
         } catch {
             logger.error("the flow cannot start: \(error.message)")
             run = nil

@@ -86,10 +86,11 @@ final class ServerContext: Sendable {
             return
         }
         let handler: CallHandler
+        let context = await ContextRoutes.inputs(for: route, server: self)  // the platform API's pre-interaction context
         do {
             let template = try ProviderTemplate(json: templateJSON)
             let agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
-                                  logger: logger.with("call", "\(id)"))
+                                  logger: logger.with("call", "\(id)"), inputs: context)
             handler = try CallHandler(id: id, route: route, template: template, agent: agent, transport: transport, server: self)
         } catch {
             metrics.errors(kind: "agent").increment()

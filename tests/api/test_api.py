@@ -347,3 +347,55 @@ def test_model_configuration_against_the_catalogue(api: Client) -> None:
     assert status == 422 and len(body["problems"]) == 4, body
     config = api.get(f"/api/v1/agents/{aid}/model-config", token)[1]["model_config"]
     assert config == {"CONVERSATION": {"provider": "openai", "model": "gpt-4o-mini", "parameters": {"temperature": 0.2, "max_tokens": 300}}}
+
+
+VIP_FLOW = {
+    "variables": {"vip": False},
+    "states": [
+        {"state_id": 1, "name": "hello", "initial": True, "state_prompt": "Hello. Press a key."},
+        {"state_id": 2, "name": "vip", "terminal": True, "state_prompt": "Welcome back.", "on_entry": [{"type": "end_call"}]},
+        {"state_id": 3, "name": "guest", "terminal": True, "state_prompt": "Goodbye.", "on_entry": [{"type": "end_call"}]},
+    ],
+    "edges": [
+        {"edge_id": 1, "from_node": 1, "to_node": 2, "condition": "event.type == \"dtmf\" && vars.vip == true"},
+        {"edge_id": 2, "from_node": 1, "to_node": 3, "priority": 5, "condition": "event.type == \"dtmf\""},
+    ],
+}
+
+
+def test_pre_interaction_context_reaches_the_flow_once(api: Client, silence) -> None:
+    token = api.login(2)
+    aid = api.post("/api/v1/agents", {"name": "VIP line", "flow": VIP_FLOW}, token)[1]["agent"]["agent_id"]
+    number = "+15550123"
+    status, body = api.post("/api/v1/pre-interactions", {"number": number, "agent_id": aid, "variables": {"vip": False}}, token)
+    assert status == 200, body
+    cid = body["context"]["context_id"]
+    assert api.put(f"/api/v1/pre-interactions/{cid}", {"variables": {"vip": True}}, token)[1]["context"]["variables"] == {"vip": True}
+    other = api.post("/api/v1/pre-interactions", {"number": "+15550999", "variables": {"x": 1}}, token)[1]["context"]["context_id"]
+    assert api.delete(f"/api/v1/pre-interactions/{other}", token)[0] == 200
+    assert api.post("/api/v1/pre-interactions", {"number": number, "variables": {"bad name": 1}}, token)[0] == 400
+    assert api.get("/api/v1/pre-interactions", token)[1]["pending"] == 1
+
+    def call() -> list:
+        url = f"ws://127.0.0.1:{api.server.port}/ws-adapter/twilio/inbound/{aid}/2/+15550100?caller_id={urllib.parse.quote(number)}&token={token}"
+        report = asyncio.run(simulate(url, silence(4), speed=4, dtmf=[(2.0, "1")], tail=0.5))
+        assert report.calls[0].ok, report.calls[0].error
+        api.server.settle()
+        deadline = time.time() + 10
+        while True:
+            items = api.get(f"/api/v1/interactions?agent_id={aid}", token)[1]["interactions"]
+            if items or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        newest = items[0]["interaction_id"]
+        return api.get(f"/api/v1/interactions/{urllib.parse.quote(newest, safe='')}/summary", token)[1]["summary"]["flow_path"]
+
+    assert call() == [1, 2]          # the context made the caller a VIP
+    summary = api.get("/api/v1/interactions?agent_id=" + str(aid), token)[1]
+    info = api.get("/api/v1/pre-interactions", token)[1]
+    assert info["pending"] == 0 and info["used"] == 1
+    assert api.put(f"/api/v1/pre-interactions/{cid}", {"variables": {"vip": False}}, token)[0] == 409
+    time.sleep(1.1)                  # interactions are listed newest first by their start
+    assert call() == [1, 3]          # used once: the next call from the number is a guest's
+    assert summary["total"] == 1
+    assert api.delete("/api/v1/pre-interactions", token)[1]["deleted"] == 1

@@ -22,6 +22,7 @@ enum APIRoutes {
         ToolRoutes.add(to: api, server: server)
         ModelConfigRoutes.add(to: api, server: server)
         WebhookRoutes.add(to: api, server: server)
+        ContextRoutes.add(to: api, server: server)
     }
 }
 

@@ -63,6 +63,21 @@ struct ToolRecord: Sendable, Equatable {
     var updatedAt: Double
 }
 
+/// Context for an upcoming call from a number (seed 000, "Pre-Interaction Context"): the variables its
+/// flow starts with. Used once, by the first call from the number before it expires.
+struct ContextRecord: Sendable, Equatable {
+    var id: String
+    var outletId: Int
+    /// The caller's number as the call's URL gives it (caller_id).
+    var number: String
+    /// Only calls to this agent take it; nil: any of the outlet's agents.
+    var agentId: Int?
+    var variablesJSON: String
+    var createdAt: Double
+    var expiresAt: Double
+    var usedAt: Double?
+}
+
 struct InteractionFilter: Sendable {
     var outletId: Int
     var agentId: Int?
@@ -118,6 +133,16 @@ protocol APIStore: Sendable {
     func createVendor(_ record: VendorRecord) async throws
     func updateVendor(_ name: String, outlet: Int, templateJSON: String, at: Double) async throws -> VendorRecord
     func deleteVendor(_ name: String, outlet: Int) async throws
+
+    // Pre-interaction context.
+    func contexts(outlet: Int) async throws -> [ContextRecord]
+    func createContext(_ record: ContextRecord) async throws
+    func updateContext(_ id: String, outlet: Int, _ change: @escaping @Sendable (inout ContextRecord) throws -> Void) async throws -> ContextRecord
+    func deleteContext(_ id: String, outlet: Int) async throws
+    /// Deletes the outlet's contexts; how many.
+    func clearContexts(outlet: Int) async throws -> Int
+    /// The newest unused, unexpired context for a call from `number` to `agent`, marked used.
+    func takeContext(outlet: Int, agent: Int, number: String, now: Double) async throws -> ContextRecord?
 
     // Interactions.
     /// Idempotent by id (a retried write changes nothing).

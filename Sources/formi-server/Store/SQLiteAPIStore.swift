@@ -35,6 +35,10 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
         parameters_json TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (agent_id, name));
     CREATE TABLE IF NOT EXISTS vendors (
         name TEXT PRIMARY KEY, outlet_id INTEGER REFERENCES outlets(id), template_json TEXT NOT NULL, updated_at REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS contexts (
+        id TEXT PRIMARY KEY, outlet_id INTEGER NOT NULL REFERENCES outlets(id), number TEXT NOT NULL, agent_id INTEGER,
+        variables_json TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, used_at REAL);
+    CREATE INDEX IF NOT EXISTS contexts_number ON contexts(outlet_id, number);
     CREATE TABLE IF NOT EXISTS interactions (
         id TEXT PRIMARY KEY, outlet_id INTEGER NOT NULL, agent_id INTEGER NOT NULL, provider TEXT NOT NULL,
         call_type TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL NOT NULL, outcome TEXT NOT NULL,
@@ -265,6 +269,72 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
         try await run { db in
             try db.query("DELETE FROM vendors WHERE name = ? AND outlet_id = ?", [.text(name), .integer(Int64(outlet))])
             if db.changes == 0 { throw StoreError.notFound("no connection vendor \(name) of this outlet") }
+        }
+    }
+
+    // MARK: pre-interaction context
+
+    private static func context(_ row: SQLRow) -> ContextRecord {
+        ContextRecord(id: row["id"]?.string ?? "", outletId: Int(row["outlet_id"]?.int ?? 0), number: row["number"]?.string ?? "",
+                      agentId: row["agent_id"]?.int.map { Int($0) }, variablesJSON: row["variables_json"]?.string ?? "{}",
+                      createdAt: row["created_at"]?.double ?? 0, expiresAt: row["expires_at"]?.double ?? 0, usedAt: row["used_at"]?.double)
+    }
+
+    func contexts(outlet: Int) async throws -> [ContextRecord] {
+        try await run { db in try db.query("SELECT * FROM contexts WHERE outlet_id = ? ORDER BY created_at, id", [.integer(Int64(outlet))]).map(Self.context) }
+    }
+
+    func createContext(_ r: ContextRecord) async throws {
+        try await run { db in
+            try db.query("INSERT INTO contexts(id, outlet_id, number, agent_id, variables_json, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [.text(r.id), .integer(Int64(r.outletId)), .text(r.number), r.agentId.map { .integer(Int64($0)) } ?? .null,
+                          .text(r.variablesJSON), .real(r.createdAt), .real(r.expiresAt)])
+        }
+    }
+
+    func updateContext(_ id: String, outlet: Int, _ change: @escaping @Sendable (inout ContextRecord) throws -> Void) async throws -> ContextRecord {
+        try await run { db in
+            try db.transaction {
+                guard let row = try db.query("SELECT * FROM contexts WHERE id = ? AND outlet_id = ?", [.text(id), .integer(Int64(outlet))]).first else {
+                    throw StoreError.notFound("no scheduled interaction \(id)")
+                }
+                var record = Self.context(row)
+                guard record.usedAt == nil else { throw StoreError.conflict("scheduled interaction \(id) was used by a call already") }
+                try change(&record)
+                try db.query("UPDATE contexts SET number = ?, agent_id = ?, variables_json = ?, expires_at = ? WHERE id = ?",
+                             [.text(record.number), record.agentId.map { .integer(Int64($0)) } ?? .null, .text(record.variablesJSON),
+                              .real(record.expiresAt), .text(id)])
+                return record
+            }
+        }
+    }
+
+    func deleteContext(_ id: String, outlet: Int) async throws {
+        try await run { db in
+            try db.query("DELETE FROM contexts WHERE id = ? AND outlet_id = ?", [.text(id), .integer(Int64(outlet))])
+            if db.changes == 0 { throw StoreError.notFound("no scheduled interaction \(id)") }
+        }
+    }
+
+    func clearContexts(outlet: Int) async throws -> Int {
+        try await run { db in
+            try db.query("DELETE FROM contexts WHERE outlet_id = ?", [.integer(Int64(outlet))])
+            return db.changes
+        }
+    }
+
+    func takeContext(outlet: Int, agent: Int, number: String, now: Double) async throws -> ContextRecord? {
+        try await run { db in
+            try db.transaction {
+                guard let row = try db.query("""
+                    SELECT * FROM contexts WHERE outlet_id = ? AND number = ? AND used_at IS NULL AND expires_at > ?
+                        AND (agent_id IS NULL OR agent_id = ?) ORDER BY created_at DESC, id LIMIT 1
+                    """, [.integer(Int64(outlet)), .text(number), .real(now), .integer(Int64(agent))]).first else { return nil }
+                var record = Self.context(row)
+                try db.query("UPDATE contexts SET used_at = ? WHERE id = ?", [.real(now), .text(record.id)])
+                record.usedAt = now
+                return record
+            }
         }
     }
 
