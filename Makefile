@@ -219,11 +219,12 @@ test-server: $(LIB) server-venv
 	cd tests/server && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
-# The platform API (tests/api): endpoints, the cross-outlet walk, bad input, and schemathesis against
-# the server's /openapi.json (SCHEMATHESIS_EXAMPLES per operation, default 15).
+# The platform API (tests/api): endpoints, the cross-outlet walk, bad input, webhooks and e-mail (a
+# loopback receiver, an aiosmtpd sink), and schemathesis against the server's /openapi.json
+# (SCHEMATHESIS_EXAMPLES per operation, default 15).
 test-api: $(LIB) server-venv
-	@$(PY_VENV)/bin/python -c 'import schemathesis' 2>/dev/null || \
-	    $(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check schemathesis
+	@$(PY_VENV)/bin/python -c 'import schemathesis, aiosmtpd' 2>/dev/null || \
+	    $(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check schemathesis aiosmtpd
 	$(SWIFT) build --build-tests
 	cd tests/api && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .

@@ -55,6 +55,8 @@ final class DemoAgent {
     private var actionsPending = false
     private var lastTick: Int64 = 0
     private(set) var summary = AgentSummary()
+    /// The flow's variables now (at the end: what the platform API's post-interaction variables read).
+    var flowVariables: [JSONMember] { run?.variables ?? [] }
     /// The handler of the call's current connection (it changes on a reconnect).
     weak var host: AgentHost?
     /// The flow's clock: the call's, across reconnects (each connection's handler counts from its own start).

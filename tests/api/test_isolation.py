@@ -32,13 +32,20 @@ BODIES = {
     "setWebhookMetadata": {"metadata": {"who": "attacker"}},
     "scheduleContext": {"number": "+15550999", "variables": {"who": "attacker"}},
     "updateContext": {"variables": {"who": "attacker"}},
+    "addVariable": {"name": "stolen", "type": "string"},
+    "updateVariable": {"description": "pwned"},
+    "connectVariable": {"destination_id": "DESTINATION"},
+    "addDestination": {"name": "attacker", "type": "webhook", "url": "http://127.0.0.1:9/x"},
+    "updateDestination": {"name": "pwned"},
+    "setEmailConfig": {"host": "127.0.0.1", "port": 2525, "from": "attacker@example.com"},
     "setModelConfig": {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 300}},
 }
 # Operations that name no resource: they act on the caller's own outlet.
 OWN = {"listAgents", "createAgent", "getDashboard", "enableDashboard", "disableDashboard", "listVendors",
        "createVendor", "listInteractions", "interactionUtilisation", "modelUtilisation", "supportedProviders",
        "supportedModels", "supportedParameters", "getWebhook", "setWebhook", "getWebhookMetadata", "setWebhookMetadata", "listContexts",
-       "scheduleContext", "clearContexts"}
+       "scheduleContext", "clearContexts", "listVariables", "addVariable", "listDestinations", "addDestination",
+       "getEmailConfig", "setEmailConfig"}
 SKIP = {"login", "adminToken"}
 
 
@@ -48,7 +55,9 @@ def victim_state(api: Client, token: str, agent: int, iid: str) -> str:
              api.get("/api/v1/connection-vendors/victim", token)[1], api.get(f"/api/v1/interactions/{quoted}", token)[1],
              api.get("/api/v1/utilisation/credits?agent_id=1", token)[1], api.get(f"/api/v1/agents/{agent}/tools", token)[1],
              api.get(f"/api/v1/agents/{agent}/model-config", token)[1], api.get("/api/v1/webhook", token)[1],
-             api.get("/api/v1/webhook/metadata", token)[1], api.get("/api/v1/pre-interactions", token)[1]]
+             api.get("/api/v1/webhook/metadata", token)[1], api.get("/api/v1/pre-interactions", token)[1],
+             api.get("/api/v1/post-interaction/variables", token)[1], api.get("/api/v1/post-interaction/destinations", token)[1],
+             api.get("/api/v1/post-interaction/email", token)[1]]
     return json.dumps(parts, sort_keys=True)
 
 
@@ -66,6 +75,12 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
     status, body = api.post("/api/v1/pre-interactions", {"number": "+15550777", "variables": {"who": "victim"}}, victim)
     assert status == 200, body
     context_id = body["context"]["context_id"]
+    assert api.post("/api/v1/post-interaction/variables", {"name": "party_size", "type": "integer"}, victim)[0] == 200
+    status, body = api.post("/api/v1/post-interaction/destinations", {"name": "crm", "type": "webhook", "url": "http://127.0.0.1:9/crm"}, victim)
+    assert status == 200, body
+    destination_id = body["destination"]["destination_id"]
+    assert api.post("/api/v1/post-interaction/variables/party_size/destinations", {"destination_id": destination_id}, victim)[0] == 200
+    assert api.put("/api/v1/post-interaction/email", {"host": "127.0.0.1", "port": 2525, "from": "desk@luigis.example"}, victim)[0] == 200
     report = asyncio.run(simulate(api.server.url("twilio", "inbound/1/1/+15550100"), silence(4), speed=4, dtmf=[(2.0, "0")], tail=0.5))
     assert report.calls[0].ok, report.calls[0].error
     api.server.settle()
@@ -81,12 +96,14 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
                 continue
             walked.add(name)
             url = (path.replace("{agent_id}", str(agent)).replace("{state_id}", "1").replace("{edge_id}", "1")
-                   .replace("{name}", "victim").replace("{tool_name}", "victimtool").replace("{context_id}", context_id).replace("{interaction_id}", urllib.parse.quote(iid, safe="")))
+                   .replace("/variables/{name}", "/variables/party_size").replace("{name}", "victim")
+                   .replace("{tool_name}", "victimtool").replace("{context_id}", context_id)
+                   .replace("{destination_id}", destination_id).replace("{interaction_id}", urllib.parse.quote(iid, safe="")))
             values = {"edge_id": 1, "agent_id": agent, "provider": "espeak-ng", "model": "espeak-ng"}
             query = {p["name"]: values[p["name"]] for p in op.get("parameters", []) if p["in"] == "query" and p["name"] in values}
             if query:
                 url += "?" + urllib.parse.urlencode(query)
-            body = BODIES.get(name)
+            body = json.loads(json.dumps(BODIES.get(name)).replace("DESTINATION", destination_id)) if name in BODIES else None
             if name == "updateVendor":
                 body = {"template": twilio_template(api, attacker)}
             if name == "createVendor":

@@ -23,6 +23,7 @@ enum APIRoutes {
         ModelConfigRoutes.add(to: api, server: server)
         WebhookRoutes.add(to: api, server: server)
         ContextRoutes.add(to: api, server: server)
+        PostInteractionRoutes.add(to: api, server: server)
     }
 }
 

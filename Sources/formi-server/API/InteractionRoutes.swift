@@ -109,7 +109,7 @@ enum InteractionRoutes {
 
     /// Keeps a finished call's record for the list (called once the ledger has it) and tells the outlet's
     /// webhook: the interaction, and the ledger's credit events.
-    static func recorded(_ record: [String: Any], answer: [String: Any], server: ServerContext) async {
+    static func recorded(_ record: [String: Any], answer: [String: Any], variables: [JSONMember], server: ServerContext) async {
         guard let id = record["interaction_id"] as? String, let outlet = Int(record["outlet_id"] as? String ?? ""),
               let agent = Int(record["agent_id"] as? String ?? "") else { return }
         let entry = InteractionRecord(id: id, outletId: outlet, agentId: agent, provider: record["provider"] as? String ?? "",
@@ -125,6 +125,7 @@ enum InteractionRoutes {
         var data = summary(entry)
         for key in ["cost", "charged", "unpaid", "balance"] { data[key] = answer[key] ?? NSNull() }
         server.api.webhooks.send("interaction.ended", outlet: outlet, data: data, server: server)
+        await PostInteraction.deliver(interaction: entry, variables: variables, server: server)
         for case let event as [String: Any] in answer["events"] as? [Any] ?? [] {
             switch event["type"] as? String {
             case "low_balance": server.api.webhooks.send("credits.low_balance", outlet: outlet, data: event, server: server)

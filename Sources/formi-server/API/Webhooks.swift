@@ -98,8 +98,9 @@ final class WebhookSender: Sendable {
 
     private let inFlight = Mutex(0)
 
-    /// Sends `data` as `event` to the outlet's webhook, if it has one; returns at once.
-    func send(_ event: String, outlet: Int, data: [String: Any], server: ServerContext) {
+    /// Runs `work` in a task of its own unless `maxInFlight` deliveries are under way (then it is dropped,
+    /// counted and logged).
+    func launch(_ what: String, server: ServerContext, _ work: @escaping @Sendable () async -> Void) {
         let admitted = inFlight.withLock { count -> Bool in
             guard count < Self.maxInFlight else { return false }
             count += 1
@@ -107,23 +108,34 @@ final class WebhookSender: Sendable {
         }
         guard admitted else {
             server.metrics.errors(kind: "webhook").increment()
-            server.logger.warning("webhook event dropped: \(Self.maxInFlight) deliveries in flight")
+            server.logger.warning("\(what) dropped: \(Self.maxInFlight) deliveries in flight")
             return
         }
-        let payload = JSONSerialization.text(data)
         Task.detached { [self] in
             defer { inFlight.withLock { $0 -= 1 } }
-            await deliver(event, outlet: outlet, payload: payload, server: server)
+            await work()
         }
     }
 
-    private func deliver(_ event: String, outlet: Int, payload: String, server: ServerContext) async {
-        guard let settings = try? await WebhookRoutes.load(server.api, outlet), let url = settings.url.flatMap(URL.init(string:)),
-              let secret = settings.secret else { return }
-        let metadata = JSONSerialization.text(settings.metadata.mapValues(\.foundation))
-        let body = #"{"event":"# + JSONSerialization.text(event) + #","outlet_id":\#(outlet),"occurred_at":"# +
-            JSONSerialization.text(iso(Date().timeIntervalSince1970)) + #","data":\#(payload),"metadata":\#(metadata)}"#
-        for attempt in 0...Self.backoff.count {
+    /// Sends `data` as `event` to the outlet's webhook, if it has one; returns at once.
+    func send(_ event: String, outlet: Int, data: [String: Any], server: ServerContext) {
+        let payload = JSONSerialization.text(data)
+        launch("webhook event \(event)", server: server) {
+            guard let settings = try? await WebhookRoutes.load(server.api, outlet), let url = settings.url.flatMap(URL.init(string:)),
+                  let secret = settings.secret else { return }
+            let metadata = JSONSerialization.text(settings.metadata.mapValues(\.foundation))
+            let body = #"{"event":"# + JSONSerialization.text(event) + #","outlet_id":\#(outlet),"occurred_at":"# +
+                JSONSerialization.text(iso(Date().timeIntervalSince1970)) + #","data":\#(payload),"metadata":\#(metadata)}"#
+            if !(await Self.post(url: url, secret: secret, event: event, body: body)) {
+                server.metrics.errors(kind: "webhook").increment()
+                server.logger.warning("webhook \(event) to outlet \(outlet)'s URL was not delivered")
+            }
+        }
+    }
+
+    /// POSTs `body`, signed with `secret`, retrying with back-off; whether it was taken (2xx).
+    static func post(url: URL, secret: String, event: String, body: String) async -> Bool {
+        for attempt in 0...backoff.count {
             let timestamp = String(Int(Date().timeIntervalSince1970))
             let mac = HMAC<SHA256>.authenticationCode(for: Data((timestamp + "." + body).utf8), using: SymmetricKey(data: Array(secret.utf8)))
             var request = URLRequest(url: url, timeoutInterval: 5)
@@ -140,13 +152,12 @@ final class WebhookSender: Sendable {
             } catch {
                 status = 0
             }
-            if (200..<300).contains(status) { return }
+            if (200..<300).contains(status) { return true }
             // A refusal that a retry cannot change: stop (408 and 429 are worth retrying).
-            if (400..<500).contains(status), status != 408, status != 429 { break }
-            guard attempt < Self.backoff.count else { break }
-            try? await Task.sleep(for: .milliseconds(Int(Self.backoff[attempt] * 1000)))
+            if (400..<500).contains(status), status != 408, status != 429 { return false }
+            guard attempt < backoff.count else { break }
+            try? await Task.sleep(for: .milliseconds(Int(backoff[attempt] * 1000)))
         }
-        server.metrics.errors(kind: "webhook").increment()
-        server.logger.warning("webhook \(event) to outlet \(outlet)'s URL was not delivered")
+        return false
     }
 }

@@ -116,6 +116,8 @@ protocol APIStore: Sendable {
     // Per-outlet settings (JSON text by key: "webhook").
     func outletSetting(outlet: Int, key: String) async throws -> String?
     func setOutletSetting(outlet: Int, key: String, json: String) async throws
+    /// Reads a setting (nil: none), lets `change` rewrite it (throwing leaves it), stores it; one transaction.
+    func updateOutletSetting(outlet: Int, key: String, _ change: @escaping @Sendable (String?) throws -> String) async throws -> String
 
     // Per-agent settings (JSON text by key: "model_config").
     func agentSetting(agent: Int, key: String) async throws -> String?

@@ -195,6 +195,19 @@ final class SQLiteAPIStore: APIStore, @unchecked Sendable {
         }
     }
 
+    func updateOutletSetting(outlet: Int, key: String, _ change: @escaping @Sendable (String?) throws -> String) async throws -> String {
+        try await run { db in
+            try db.transaction {
+                let current = try db.query("SELECT json FROM outlet_settings WHERE outlet_id = ? AND key = ?",
+                                           [.integer(Int64(outlet)), .text(key)]).first?["json"]?.string
+                let updated = try change(current)
+                try db.query("INSERT INTO outlet_settings(outlet_id, key, json) VALUES (?, ?, ?) ON CONFLICT(outlet_id, key) DO UPDATE SET json = excluded.json",
+                             [.integer(Int64(outlet)), .text(key), .text(updated)])
+                return updated
+            }
+        }
+    }
+
     private static func tool(_ row: SQLRow) -> ToolRecord {
         ToolRecord(agentId: Int(row["agent_id"]?.int ?? 0), name: row["name"]?.string ?? "", description: row["description"]?.string ?? "",
                    parametersJSON: row["parameters_json"]?.string ?? "{}", updatedAt: row["updated_at"]?.double ?? 0)
