@@ -184,7 +184,16 @@ def test_connection_vendors_checked_and_usable_without_restart(api: Client, sile
     status, body = api.get(f"/api/v1/interactions?agent_id={agent}", token)
     assert status == 200 and body["total"] == 1 and body["interactions"][0]["provider"] == "acme", body
 
+    # The agent's connection config names the vendor; another outlet's vendor is not found by name.
+    status, body = api.put(f"/api/v1/agents/{agent}/connection", {"vendor": "acme", "virtual_number": "+15550111"}, token)
+    assert status == 200 and body["connection"]["path"] == f"/ws-adapter/acme/inbound/{agent}/2/+15550111", body
+    assert api.get(f"/api/v1/agents/{agent}/connection", token)[1]["connection"]["available"] is True
+    t1 = api.login(1)
+    assert api.put("/api/v1/agents/1/connection", {"vendor": "acme"}, t1)[0] == 404
+    assert api.put(f"/api/v1/agents/{agent}/connection", {"vendor": "nope"}, token)[0] == 404
+
     assert api.delete("/api/v1/connection-vendors/acme", token)[0] == 200
+    assert api.get(f"/api/v1/agents/{agent}/connection", token)[1]["connection"]["available"] is False
     status, _, _ = upgrade(api, f"/ws-adapter/acme/inbound/{agent}/2/+15550111?token={token}")
     assert status == 404
 
@@ -399,3 +408,24 @@ def test_pre_interaction_context_reaches_the_flow_once(api: Client, silence) -> 
     assert call() == [1, 3]          # used once: the next call from the number is a guest's
     assert summary["total"] == 1
     assert api.delete("/api/v1/pre-interactions", token)[1]["deleted"] == 1
+
+
+def test_random_tokens_are_refused_and_the_server_stays_up(api: Client) -> None:
+    """Property: any byte string as a bearer token or a call's token query parameter is a 401."""
+    import random
+    rng = random.Random(24)
+    t2 = api.login(2)
+    agent = api.post("/api/v1/agents", {"name": "Fuzzed"}, t2)[1]["agent"]["agent_id"]
+    parts = [b"eyJhbGciOiJIUzI1NiJ9", b".", b"..", b"=", b"%", b"\xff", b"{}", t2.encode()]
+    for i in range(300):
+        pieces = [rng.choice(parts) if rng.random() < 0.5 else bytes(rng.randrange(33, 127) for _ in range(rng.randrange(0, 40)))
+                  for _ in range(rng.randrange(1, 6))]
+        token = b"".join(pieces).decode("latin-1")
+        if token == t2:
+            continue
+        header = "".join(c for c in token if 32 < ord(c) < 127) or "x"
+        if header != t2:
+            assert api.request("GET", "/api/v1/agents", headers={"Authorization": f"Bearer {header}"})[0] == 401, header
+        query = urllib.parse.quote(token.encode("latin-1"), safe="")
+        assert upgrade(api, f"/ws-adapter/twilio/inbound/{agent}/2/+15550100?token={query}")[0] == 401, token
+    assert api.get("/api/v1/agents", t2)[0] == 200

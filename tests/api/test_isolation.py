@@ -38,6 +38,7 @@ BODIES = {
     "addDestination": {"name": "attacker", "type": "webhook", "url": "http://127.0.0.1:9/x"},
     "updateDestination": {"name": "pwned"},
     "setEmailConfig": {"host": "127.0.0.1", "port": 2525, "from": "attacker@example.com"},
+    "setConnection": {"vendor": "twilio"},
     "setModelConfig": {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 300}},
 }
 # Operations that name no resource: they act on the caller's own outlet.
@@ -57,7 +58,7 @@ def victim_state(api: Client, token: str, agent: int, iid: str) -> str:
              api.get(f"/api/v1/agents/{agent}/model-config", token)[1], api.get("/api/v1/webhook", token)[1],
              api.get("/api/v1/webhook/metadata", token)[1], api.get("/api/v1/pre-interactions", token)[1],
              api.get("/api/v1/post-interaction/variables", token)[1], api.get("/api/v1/post-interaction/destinations", token)[1],
-             api.get("/api/v1/post-interaction/email", token)[1]]
+             api.get("/api/v1/post-interaction/email", token)[1], api.get(f"/api/v1/agents/{agent}/connection", token)[1]]
     return json.dumps(parts, sort_keys=True)
 
 
@@ -72,6 +73,7 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
     config = {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 170}}
     assert api.put(f"/api/v1/agents/{agent}/model-config", config, victim)[0] == 200
     assert api.put("/api/v1/webhook/metadata", {"metadata": {"who": "victim"}}, victim)[0] == 200
+    assert api.put(f"/api/v1/agents/{agent}/connection", {"vendor": "victim", "virtual_number": "+15550100"}, victim)[0] == 200
     status, body = api.post("/api/v1/pre-interactions", {"number": "+15550777", "variables": {"who": "victim"}}, victim)
     assert status == 200, body
     context_id = body["context"]["context_id"]

@@ -57,6 +57,9 @@ final class TokenIssuer: Sendable {
     /// The principal of a valid token, or why not.
     func verify(_ token: String) async -> Result<Principal, APIError> {
         guard token.utf8.count <= 4096 else { return .failure(.unauthorized("the token is too long")) }
+        // Compact JWS only (RFC 7515): base64url without padding. jwt-kit also takes padded parts, which
+        // would make one token many.
+        guard CallToken.isCompact(token) else { return .failure(.unauthorized("the token is not valid (malformed)")) }
         do {
             let claims = try await keys.verify(token, as: APIClaims.self)
             if claims.role == "admin" { return .success(.admin) }

@@ -17,6 +17,7 @@ enum APIRoutes {
         AgentRoutes.add(to: api, server: server)
         FlowRoutes.add(to: api, server: server)
         VendorRoutes.add(to: api, server: server)
+        VendorRoutes.addConnection(to: api, server: server)
         InteractionRoutes.add(to: api, server: server)
         UsageRoutes.add(to: api, server: server)
         ToolRoutes.add(to: api, server: server)

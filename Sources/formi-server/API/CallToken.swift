@@ -11,6 +11,7 @@ enum CallToken {
     /// The token's outlet, or why it is refused.
     static func verify(_ token: String, key: SymmetricKey, now: Date = Date()) -> Result<Int, CallTokenRefusal> {
         guard token.utf8.count <= 4096 else { return .failure(CallTokenRefusal(message: "the token is too long")) }
+        guard isCompact(token) else { return .failure(CallTokenRefusal(message: "the token is malformed")) }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = decode(parts[0]), let payload = decode(parts[1]), let signature = decode(parts[2]) else {
             return .failure(CallTokenRefusal(message: "the token is malformed"))
@@ -31,6 +32,13 @@ enum CallToken {
             return .failure(CallTokenRefusal(message: "the token is not an outlet's"))
         }
         return .success(outlet)
+    }
+
+    /// Three dot-separated parts of base64url characters, no padding.
+    static func isCompact(_ token: String) -> Bool {
+        token.utf8.filter { $0 == UInt8(ascii: ".") }.count == 2 && token.utf8.allSatisfy {
+            ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e
+        }
     }
 
     private static func decode(_ part: Substring) -> [UInt8]? {

@@ -78,6 +78,50 @@ enum VendorRoutes {
         }
     }
 
+    /// An agent's connection config: the vendor its calls come through (and the number), with the URL a
+    /// provider is pointed at. Stored per agent; the vendor must exist.
+    static func addConnection(to api: RouterGroup<BasicWebSocketRequestContext>, server: ServerContext) {
+        let platform = server.api
+        let limit = platform.config.maxBodyBytes
+
+        @Sendable func answer(_ agent: AgentRecord, _ stored: [String: Any]?) -> Response {
+            guard var config = stored, let vendor = config["vendor"] as? String else {
+                return API.ok(["agent_id": agent.id, "connection": NSNull()])
+            }
+            let number = config["virtual_number"] as? String ?? "{virtual_number}"
+            let callType = config["call_type"] as? String ?? "inbound"
+            config["path"] = "/ws-adapter/\(vendor)/\(callType)/\(agent.id)/\(agent.outletId)/\(number)"
+            config["available"] = server.catalog.template(vendor) != nil
+            return API.ok(["agent_id": agent.id, "connection": config])
+        }
+
+        api.get("agents/:agent_id/connection") { request, context in
+            let outlet = try await platform.outlet(request)
+            try Fields(query: request).finish()
+            let agent = try await platform.agent(try pathID(context, "agent_id"), outlet: outlet)
+            let stored = try await platform.store.agentSetting(agent: agent.id, key: "connection").flatMap { JSONSerialization.object($0) as? [String: Any] }
+            return answer(agent, stored)
+        }
+
+        api.put("agents/:agent_id/connection") { request, context in
+            let outlet = try await platform.outlet(request)
+            let agent = try await platform.agent(try pathID(context, "agent_id"), outlet: outlet)
+            var fields = Fields(try await API.body(request, limit: limit))
+            let vendor = fields.string("vendor", required: true, max: 32, pattern: namePattern)
+            let callType = fields.oneOf("call_type", ["inbound", "outbound"]) ?? "inbound"
+            let number = fields.string("virtual_number", max: 64, pattern: "^[!-~]{1,64}$")
+            try fields.finish()
+            guard let vendor else { throw APIError.badRequest("vendor is required") }
+            // A vendor another outlet made is not this outlet's to use by name here.
+            if let record = try await platform.store.vendor(vendor), record.outletId != outlet { throw APIError.notFound("no connection vendor \(vendor)") }
+            guard server.catalog.template(vendor) != nil else { throw APIError.notFound("no connection vendor \(vendor)") }
+            var config: [String: Any] = ["vendor": vendor, "call_type": callType]
+            if let number { config["virtual_number"] = number }
+            try await stored { try await platform.store.setAgentSetting(agent: agent.id, key: "connection", json: JSONSerialization.text(config)) }
+            return answer(agent, config)
+        }
+    }
+
     private static func vendorName(_ context: BasicWebSocketRequestContext) throws -> String {
         guard let name = context.parameters.get("name"), name.range(of: namePattern, options: .regularExpression) != nil else {
             throw APIError.notFound("a connection vendor name matches \(namePattern)")
