@@ -287,6 +287,9 @@ def test_a_call_read_back_as_interaction_and_usage(api: Client, silence) -> None
     ("GET", "/api/v1/utilisation/usage-stats?from_date=2026-02-01&to_date=2026-01-01", None, {}, 400, "cannot be before"),
     ("GET", "/api/v1/utilisation/metrics?startDate=yesterday", None, {}, 400, "startDate must match"),
     ("PUT", "/api/v1/agents/1/edge", json.dumps({"priority": 1}).encode(), {}, 400, "edge_id is required"),
+    ("GET", "/api/v1/no/such/thing", None, {}, 404, "no such endpoint"),
+    ("GET", "/api/v1/../../etc/passwd", None, {}, 404, "no such endpoint"),
+    ("PATCH", "/api/v1/agents", json.dumps({"name": "x"}).encode(), {}, 404, "no such endpoint: PATCH"),
 ])
 def test_bad_input(api: Client, method: str, path: str, raw, headers, status: int, words: str) -> None:
     token = api.login(1)

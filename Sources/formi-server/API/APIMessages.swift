@@ -197,3 +197,25 @@ extension JSONSerialization {
 
     static func object(_ text: String) -> Any? { try? jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
 }
+
+/// Every refusal under /api/ in the API's shape: an unknown path or method, or an error the routes did
+/// not turn into an APIError, becomes {"success": false, "message": ...} with its status.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/api/") else { return try await next(request, context) }
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            let message = error.body ?? (error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path.prefix(200))"
+                                                                   : error.status.reasonPhrase)
+            throw APIError(status: error.status, message: message)
+        } catch let error as HTTPResponseError {
+            throw APIError(status: error.status, message: error.status.reasonPhrase)
+        } catch {
+            context.logger.error("API request failed: \(error)")
+            throw APIError(status: .internalServerError, message: "internal error")
+        }
+    }
+}

@@ -12,6 +12,8 @@ enum APIRoutes {
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
+        // Before the API's routes: a router's middleware wraps the routes added after it (and unknown paths).
+        router.add(middleware: APIErrorMiddleware())
         let api = router.group("/api/v1")
         AuthRoutes.add(to: api, server: server)
         AgentRoutes.add(to: api, server: server)
