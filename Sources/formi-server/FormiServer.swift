@@ -133,7 +133,7 @@ func gatedServer(router: Router<BasicWebSocketRequestContext>, server: ServerCon
     return HTTPServerBuilder { httpResponder in
         GatedUpgradeChannel(
             inner: HTTP1WebSocketUpgradeChannel(responder: httpResponder, webSocketResponder: responder, configuration: configuration),
-            check: { uri, headers in Routes.refusal(uri: uri, authorization: headers.first(name: "authorization"), server: server) })
+            check: { uri, headers in Routes.refusal(uri: uri, headers: headers, server: server) })
     }
 }
 

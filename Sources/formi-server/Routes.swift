@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
+import NIOHTTP1
 
 /// A call refused before the upgrade.
 struct Refusal: HTTPResponseError {
@@ -128,17 +129,16 @@ enum Routes {
     }
 
     /// The refusal of an upgrade request's URI (for the UpgradeGate), or nil.
-    static func refusal(uri: String, authorization: String? = nil, server: ServerContext) -> Refusal? {
+    static func refusal(uri: String, headers: HTTPHeaders = [:], server: ServerContext) -> Refusal? {
         let (path, query) = uri.firstIndex(of: "?").map { (String(uri[..<$0]), String(uri[uri.index(after: $0)...])) } ?? (uri, nil)
         guard path.hasPrefix("/ws-adapter") else { return nil }
         var refused: Refusal?
         switch validate(path: path, query: query, upgrade: true, server: server) {
         case .failure(let refusal): refused = refusal
         case .success(let route):
-            // The platform API's call tokens (API/CallToken.swift), when the configuration asks for them.
-            let token = authorization.flatMap { $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : nil }
-                ?? query.flatMap { URLComponents(string: "/?" + $0)?.queryItems?.first { $0.name == "token" }?.value }
-            if let message = server.api.callRefusal(outletId: route.outletId, agentOwner: server.catalog.owner(ofAgent: route.agentId), token: token) {
+            // The platform API's call credentials (API/CallToken.swift), when the configuration asks for them.
+            if let message = server.api.callRefusal(route: route, uri: uri, query: query, headers: headers,
+                                                    agentOwner: server.catalog.owner(ofAgent: route.agentId)) {
                 refused = Refusal(status: .unauthorized, message: message, reason: "token")
             }
         }

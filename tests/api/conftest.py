@@ -33,7 +33,7 @@ CONFIG = {
                 {"outlet_id": 3, "name": "Third"}],
     "api": {"outlet_secrets": {str(k): v for k, v in SECRETS.items()}, "admin_secret": ADMIN_SECRET,
             "token_secret": TOKEN_SECRET, "login_attempts_per_minute": 5, "call_tokens": True, "open_outlets": [1],
-            "max_body_bytes": 65536},
+            "max_body_bytes": 65536, "twilio_auth_token": "twilio-test-auth-token", "public_base_url": "wss://calls.example.test"},
 }
 
 

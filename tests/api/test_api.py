@@ -3,6 +3,9 @@ simulated call read back as an interaction and as usage, bad input. Run by `make
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import time
 import urllib.parse
@@ -215,6 +218,13 @@ def test_call_tokens(api: Client) -> None:
     assert upgrade(api, path + "?token=" + api.login(1))[0] == 401            # another outlet's token
     assert upgrade(api, path, {"Authorization": f"Bearer {t2}"})[0] == 101
     assert upgrade(api, path + "?token=" + urllib.parse.quote(t2))[0] == 101
+    # Twilio's signature of the URL (HMAC-SHA1 with the account's auth token) stands in for a token.
+    def twilio(url: str, token: str = "twilio-test-auth-token") -> str:
+        return base64.b64encode(hmac.new(token.encode(), f"wss://calls.example.test{url}".encode(), hashlib.sha1).digest()).decode()
+    signed = path + "?caller_id=%2B15550199"
+    assert upgrade(api, signed, {"X-Twilio-Signature": twilio(signed)})[0] == 101
+    assert upgrade(api, signed, {"X-Twilio-Signature": twilio(signed, "another-account")})[0] == 401
+    assert upgrade(api, signed, {"X-Twilio-Signature": twilio(path)})[0] == 401      # signed for another URL
     # Outlet 2's token for outlet 1's agent: refused; the demo outlet needs none.
     assert upgrade(api, f"/ws-adapter/twilio/inbound/1/2/+15550100?token={t2}")[0] == 401
     assert upgrade(api, "/ws-adapter/twilio/inbound/1/1/+15550100")[0] == 101

@@ -13,6 +13,10 @@ struct APIConfig: Codable, Sendable {
     /// Whether /ws-adapter calls need a token (an `Authorization: Bearer` header or a `token` query
     /// parameter, for providers that cannot set headers) of the call's outlet.
     var callTokens = false
+    /// Twilio's account auth token and the public base URL Twilio connects to (e.g. wss://calls.example.com):
+    /// with both, a call carrying a valid X-Twilio-Signature needs no token.
+    var twilioAuthToken: String?
+    var publicBaseURL: String?
     /// Outlets whose calls never need a token (the demo outlet).
     var openOutlets: [Int] = [1]
     /// Largest request body the API reads.
@@ -22,6 +26,7 @@ struct APIConfig: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case outletSecrets, adminSecret, tokenSecret, tokenTTLSeconds = "tokenTtlSeconds", callTokens, openOutlets, maxBodyBytes, loginAttemptsPerMinute
+        case twilioAuthToken, publicBaseURL = "publicBaseUrl"
     }
 
     init() {}
@@ -33,6 +38,8 @@ struct APIConfig: Codable, Sendable {
         tokenSecret = try c.decodeIfPresent(String.self, forKey: .tokenSecret)
         tokenTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .tokenTTLSeconds) ?? d.tokenTTLSeconds
         callTokens = try c.decodeIfPresent(Bool.self, forKey: .callTokens) ?? d.callTokens
+        twilioAuthToken = try c.decodeIfPresent(String.self, forKey: .twilioAuthToken)
+        publicBaseURL = try c.decodeIfPresent(String.self, forKey: .publicBaseURL)
         openOutlets = try c.decodeIfPresent([Int].self, forKey: .openOutlets) ?? d.openOutlets
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
         loginAttemptsPerMinute = try c.decodeIfPresent(Int.self, forKey: .loginAttemptsPerMinute) ?? d.loginAttemptsPerMinute
@@ -43,6 +50,10 @@ struct APIConfig: Codable, Sendable {
         if !(60...86_400 * 30).contains(tokenTTLSeconds) { problems.append("api.token_ttl_seconds must be 60 to 2592000") }
         if !(1024...(64 << 20)).contains(maxBodyBytes) { problems.append("api.max_body_bytes must be 1 KiB to 64 MiB") }
         if loginAttemptsPerMinute < 1 { problems.append("api.login_attempts_per_minute must be at least 1") }
+        if (twilioAuthToken == nil) != (publicBaseURL == nil) { problems.append("api.twilio_auth_token and api.public_base_url go together") }
+        if let base = publicBaseURL, !(base.hasPrefix("wss://") || base.hasPrefix("ws://")) || base.hasSuffix("/") {
+            problems.append("api.public_base_url must be ws:// or wss:// and a host, without a trailing slash")
+        }
         if let secret = tokenSecret, secret.utf8.count < 32 { problems.append("api.token_secret must be at least 32 bytes") }
         for (id, secret) in outletSecrets {
             if Int(id) == nil { problems.append("api.outlet_secrets: \(id) is not an outlet id") }

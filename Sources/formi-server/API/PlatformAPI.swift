@@ -7,6 +7,7 @@ import FormiCore
 import Foundation
 import Hummingbird
 import Logging
+import NIOHTTP1
 import Synchronization
 
 final class PlatformAPI: Sendable {
@@ -103,19 +104,30 @@ final class PlatformAPI: Sendable {
         return agent
     }
 
-    /// Whether a call to an outlet may go ahead: nil, or why not. Only when the configuration asks for
-    /// call tokens; the open outlets (the demo's) never need one. Synchronous (the upgrade gate is a NIO
-    /// handler), so the token's HMAC is checked here with swift-crypto rather than by jwt-kit's actor.
-    func callRefusal(outletId: Int, agentOwner: Int?, token: String?) -> String? {
-        guard config.callTokens, !config.openOutlets.contains(outletId) else { return nil }
+    /// Whether a call may go ahead: nil, or why not. Only when the configuration asks for call
+    /// credentials; the open outlets (the demo's) never need them. A credential is the outlet's token
+    /// (`Authorization: Bearer`, or a `token` query parameter for providers that cannot set headers), or
+    /// Twilio's `X-Twilio-Signature` of the URL when `api.twilio_auth_token` is set. Synchronous (the
+    /// upgrade gate is a NIO handler), so signatures are checked here with swift-crypto, not jwt-kit's actor.
+    func callRefusal(route: CallRoute, uri: String, query: String?, headers: HTTPHeaders, agentOwner: Int?) -> String? {
+        guard config.callTokens, !config.openOutlets.contains(route.outletId) else { return nil }
+        if let agentOwner, agentOwner != route.outletId { return "the agent is not this outlet's" }
+        if let signature = headers.first(name: "x-twilio-signature"), let authToken = config.twilioAuthToken, let base = config.publicBaseURL {
+            // Twilio signs the URL it connects to (base64 of HMAC-SHA1 with the account's auth token).
+            let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Data((base + uri).utf8), using: SymmetricKey(data: Array(authToken.utf8)))
+            let expected = Data(mac).base64EncodedString()
+            return expected.utf8.count == signature.utf8.count && zip(expected.utf8, signature.utf8).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0
+                ? nil : "the X-Twilio-Signature does not match this URL"
+        }
+        let authorization = headers.first(name: "authorization")
+        let token = authorization.flatMap { $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : nil }
+            ?? query.flatMap { URLComponents(string: "/?" + $0)?.queryItems?.first { $0.name == "token" }?.value }
         guard let token else { return "this outlet's calls need a token (Authorization: Bearer, or a token query parameter)" }
         guard let key = signingKey.withLock({ $0 }) else { return "the server is starting" }
         switch CallToken.verify(token, key: key) {
         case .failure(let refusal): return refusal.message
         case .success(let tokenOutlet):
-            guard tokenOutlet == outletId else { return "the token is not this outlet's" }
-            if let agentOwner, agentOwner != outletId { return "the agent is not this outlet's" }
-            return nil
+            return tokenOutlet == route.outletId ? nil : "the token is not this outlet's"
         }
     }
 }
