@@ -7,6 +7,7 @@
 #   make demo [PORT=8080] [DATA_DIR=build/demo/data]   the adapter server (formi-server) with its demo agent
 #   make sample-call          the library on a sample call (both ends in one C program)
 #   make test-server          formi-server end to end (part of make test)
+#   make test-api             the platform API: endpoints, outlet isolation, schemathesis (part of make test)
 #   make bench                benchmarks against peers run in the same process
 #   make bench-server         formi-server under load: most real-time calls on one core
 #   make bench-ledger-stores  the ledger on SQLite beside PostgreSQL [LEDGER_MAX=100000]
@@ -41,7 +42,7 @@ PORT        ?= 8080
 DATA_DIR    ?= $(BUILD)/demo/data
 DEMO        := $(BUILD)/demo
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server check dist server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server test-api check dist server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -149,7 +150,7 @@ dist: $(LIB)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-swift test-abi test-c test-ledger-pg test-install test-python test-python-package test-wheel test-asterisk test-server
+	$(MAKE) test-swift test-abi test-c test-ledger-pg test-install test-python test-python-package test-wheel test-asterisk test-server test-api
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	@echo "make test: all suites passed"
 
@@ -262,6 +263,16 @@ test-server: $(LIB) server-venv
 	cd tests/server && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
 	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/scripts/pg.sh run \
 	    $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
+# The platform API (tests/api): endpoints, the cross-outlet walk, bad input, webhooks and e-mail (a
+# loopback receiver, an aiosmtpd sink), and schemathesis against the server's /openapi.json
+# (SCHEMATHESIS_EXAMPLES per operation, default 15).
+test-api: $(LIB) server-venv
+	@$(PY_VENV)/bin/python -c 'import schemathesis, aiosmtpd' 2>/dev/null || \
+	    $(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check schemathesis aiosmtpd
+	$(SWIFT) build --build-tests
+	cd tests/api && FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) \
+	    FORMI_SERVER=$(CURDIR)/.build/debug/formi-server $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 sample-call: $(LIB)
 	@mkdir -p $(BUILD)/c

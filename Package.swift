@@ -28,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The platform API (Sources/formi-server/API): signed tokens, hashed outlet secrets, HMAC.
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"6.0.0"),
     ],
     targets: [
         // The core: pure Swift, sans-I/O, no Foundation.
@@ -73,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "formi-server",
             dependencies: [
-                "FormiCore", "CEspeakNG", "CWebRTCVAD",
+                "FormiCore", "CEspeakNG", "CWebRTCVAD", "CSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -86,7 +90,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("API/openapi.json"), .copy("API/models.json")]
         ),
         .testTarget(name: "FormiCoreTests", dependencies: ["FormiCore", "CFormiKernels"]),
     ],

@@ -392,6 +392,7 @@ final class CallHandler: AgentHost {
         }
         switch result {
         case .success(let answer):
+            await InteractionRoutes.recorded(record, answer: answer, variables: agent.flowVariables, server: server)  // the platform API
             logger.info("recorded", metadata: ["interaction": "\(interaction)", "cost": "\(answer["cost"] ?? "null")",
                                                "balance": "\(answer["balance"] ?? "null")"])
         case .failure(.ledger(let message)):

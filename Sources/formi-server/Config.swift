@@ -150,6 +150,8 @@ struct ServerConfig: Codable, Sendable {
     var flows: [String: String] = ["demo": "builtin:demo"]
     var agents: [Agent] = [Agent(agentId: 1, name: "Demo host", flow: "demo")]
     var outlets: [Outlet] = [Outlet(outletId: 1, name: "Luigi's", credits: 100_000_000, rateCard: DemoDefaults.rateCard)]
+    /// The platform API (API/APIConfig.swift).
+    var api = APIConfig()
 
     init() {}
 
@@ -167,6 +169,7 @@ struct ServerConfig: Codable, Sendable {
         flows = try c.decodeIfPresent([String: String].self, forKey: .flows) ?? d.flows
         agents = try c.decodeIfPresent([Agent].self, forKey: .agents) ?? d.agents
         outlets = try c.decodeIfPresent([Outlet].self, forKey: .outlets) ?? d.outlets
+        api = try c.decodeIfPresent(APIConfig.self, forKey: .api) ?? d.api
     }
 
     static func load(path: String) throws -> ServerConfig {
@@ -201,6 +204,7 @@ struct ServerConfig: Codable, Sendable {
         for agent in agents where flows[agent.flow] == nil {
             problems.append("agent \(agent.agentId) runs flow \(agent.flow), which flows does not define")
         }
+        problems += api.problems()
         if Set(agents.map(\.agentId)).count != agents.count { problems.append("agents: an agent_id is defined twice") }
         if Set(outlets.map(\.outletId)).count != outlets.count { problems.append("outlets: an outlet_id is defined twice") }
         for (uuid, route) in audiosocket.calls {

@@ -55,6 +55,8 @@ final class DemoAgent {
     private var actionsPending = false
     private var lastTick: Int64 = 0
     private(set) var summary = AgentSummary()
+    /// The flow's variables now (at the end: what the platform API's post-interaction variables read).
+    var flowVariables: [JSONMember] { run?.variables ?? [] }
     /// The handler of the call's current connection (it changes on a reconnect).
     weak var host: AgentHost?
     /// The flow's clock: the call's, across reconnects (each connection's handler counts from its own start).
@@ -67,13 +69,14 @@ final class DemoAgent {
     static let apology = "Sorry, something went wrong on our side. Please call again later. Goodbye."
     static let keypadOnly = "Sorry, this line understands the keypad only."
 
-    init(agent: ServerConfig.Agent, flow: CompiledFlow, outletName: String, speech: Speech, logger: Logger) {
+    /// `inputs`: more flow inputs (the platform API's pre-interaction context).
+    init(agent: ServerConfig.Agent, flow: CompiledFlow, outletName: String, speech: Speech, logger: Logger, inputs: [JSONMember] = []) {
         self.agent = agent
         self.speech = speech
         self.logger = logger
         vad = TurnDetector()
         do throws(FlowError) {
-            run = try FlowRun(flow: flow, inputs: [JSONMember(key: "outlet", value: .string(outletName))])
+            run = try FlowRun(flow: flow, inputs: [JSONMember(key: "outlet", value: .string(outletName))] + inputs)
         } catch {
             logger.error("the flow cannot start: \(error.message)")
             run = nil

@@ -80,6 +80,12 @@ struct FormiServer: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode(2)
         }
+        do {
+            try await server.api.bootstrap(server: config, catalog: server.catalog)
+        } catch {
+            logger.critical("cannot start the platform API: \(error)")
+            throw ExitCode(2)
+        }
         let loops: MultiThreadedEventLoopGroup = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? .singleton
         let router = Routes.router(server)
         let httpServer: HTTPServerBuilder
@@ -129,7 +135,7 @@ func gatedServer(router: Router<BasicWebSocketRequestContext>, server: ServerCon
     return HTTPServerBuilder { httpResponder in
         GatedUpgradeChannel(
             inner: HTTP1WebSocketUpgradeChannel(responder: httpResponder, webSocketResponder: responder, configuration: configuration),
-            check: { uri, _ in Routes.refusal(uri: uri, server: server) })
+            check: { uri, headers in Routes.refusal(uri: uri, headers: headers, server: server) })
     }
 }
 

@@ -59,10 +59,15 @@ final class LedgerWriter: @unchecked Sendable {
     }
 
     private func credit(_ op: [String: Any]) throws {
-        let bytes = Array(try Self.json(op).utf8)
-        try queue.sync {
+        _ = try credit(try Self.json(op))
+    }
+
+    /// One credit operation (JSON text); the ledger's answer. Blocks: call it off the event loops.
+    func credit(_ json: String) throws -> [UInt8] {
+        let bytes = Array(json.utf8)
+        return try queue.sync {
             do throws(LedgerError) {
-                _ = try ledger.credit(json: bytes)
+                return try ledger.credit(json: bytes)
             } catch {
                 throw Failure.ledger(error.message)
             }

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
+import NIOHTTP1
 
 /// A call refused before the upgrade.
 struct Refusal: HTTPResponseError {
@@ -36,6 +37,7 @@ enum Routes {
                          "flows": server.flows.count, "active_calls": server.calls.count, "draining": draining],
                         status: ready ? .ok : .serviceUnavailable)
         }
+        APIRoutes.add(to: router, server: server)
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.text())))
@@ -127,15 +129,24 @@ enum Routes {
     }
 
     /// The refusal of an upgrade request's URI (for the UpgradeGate), or nil.
-    static func refusal(uri: String, server: ServerContext) -> Refusal? {
+    static func refusal(uri: String, headers: HTTPHeaders = [:], server: ServerContext) -> Refusal? {
         let (path, query) = uri.firstIndex(of: "?").map { (String(uri[..<$0]), String(uri[uri.index(after: $0)...])) } ?? (uri, nil)
         guard path.hasPrefix("/ws-adapter") else { return nil }
-        if case .failure(let refusal) = validate(path: path, query: query, upgrade: true, server: server) {
+        var refused: Refusal?
+        switch validate(path: path, query: query, upgrade: true, server: server) {
+        case .failure(let refusal): refused = refusal
+        case .success(let route):
+            // The platform API's call credentials (API/CallToken.swift), when the configuration asks for them.
+            if let message = server.api.callRefusal(route: route, uri: uri, query: query, headers: headers,
+                                                    agentOwner: server.catalog.owner(ofAgent: route.agentId)) {
+                refused = Refusal(status: .unauthorized, message: message, reason: "token")
+            }
+        }
+        if let refusal = refused {
             server.metrics.refused(reason: refusal.reason).increment()
             server.logger.info("refused \(path.prefix(200)): \(refusal.message)")
-            return refusal
         }
-        return nil
+        return refused
     }
 
     private static func visible(_ text: String) -> Bool {

@@ -13,11 +13,16 @@ final class ServerContext: Sendable {
     let speech: Speech
     let calls: CallRegistry
     let parked = ParkedCalls()
+    /// Agents, outlets, flows and provider templates as the next call sees them (the configuration's,
+    /// then kept in step with the platform API's store).
+    let catalog: Catalog
+    /// The platform API (API/): its store, tokens and routes.
+    let api: PlatformAPI
     /// Flow name -> compiled flow.
-    let flows: [String: CompiledFlow]
-    /// Provider name -> template JSON (built-ins and the configured ones); parsed per call, as a
-    /// template carries its mapper's scratch state.
-    let templates: [String: [UInt8]]
+    var flows: [String: CompiledFlow] { catalog.flows }
+    /// Provider name -> template JSON (built-ins, the configured ones, the API's vendors); parsed per
+    /// call, as a template carries its mapper's scratch state.
+    var templates: [String: [UInt8]] { catalog.templates }
 
     init(config: ServerConfig, logger: Logger) throws {
         self.config = config
@@ -36,7 +41,6 @@ final class ServerContext: Sendable {
             }
             templates[name] = bytes
         }
-        self.templates = templates
         var flows: [String: CompiledFlow] = [:]
         for (name, source) in config.flows {
             let json: [UInt8]
@@ -52,15 +56,18 @@ final class ServerContext: Sendable {
                 throw StartupError("flow \(name) (\(source)): \(error.message)")
             }
         }
-        self.flows = flows
+        catalog = Catalog(.init(agents: Dictionary(config.agents.map { ($0.agentId, $0) }, uniquingKeysWith: { a, _ in a }),
+                                outlets: Dictionary(config.outlets.map { ($0.outletId, $0) }, uniquingKeysWith: { a, _ in a }),
+                                flows: flows, templates: templates))
+        api = try PlatformAPI(config: config, logger: logger)
         ledger = try LedgerWriter(location: config.ledger, dataDir: config.dataDir, metrics: metrics, logger: logger)
         try ledger.provision(config)
         speech = Speech(logger: logger, metrics: metrics)
         calls = CallRegistry(maxCalls: config.limits.maxCalls)
     }
 
-    func agent(_ id: Int) -> ServerConfig.Agent? { config.agents.first { $0.agentId == id } }
-    func outlet(_ id: Int) -> ServerConfig.Outlet? { config.outlets.first { $0.outletId == id } }
+    func agent(_ id: Int) -> ServerConfig.Agent? { catalog.agent(id) }
+    func outlet(_ id: Int) -> ServerConfig.Outlet? { catalog.outlet(id) }
 
     /// Runs one call on `transport`; `feed` delivers what the socket receives (and `.closed` at its end).
     func serveCall(route: CallRoute, transport: CallTransport,
@@ -79,10 +86,11 @@ final class ServerContext: Sendable {
             return
         }
         let handler: CallHandler
+        let context = await ContextRoutes.inputs(for: route, server: self)  // the platform API's pre-interaction context
         do {
             let template = try ProviderTemplate(json: templateJSON)
             let agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
-                                  logger: logger.with("call", "\(id)"))
+                                  logger: logger.with("call", "\(id)"), inputs: context)
             handler = try CallHandler(id: id, route: route, template: template, agent: agent, transport: transport, server: self)
         } catch {
             metrics.errors(kind: "agent").increment()
