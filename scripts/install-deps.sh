@@ -10,6 +10,10 @@ pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)  # the usage l
 pkg-config --exists espeak-ng 2>/dev/null || need+=(libespeak-ng-dev)
 dpkg -s espeak-ng-data >/dev/null 2>&1 || need+=(espeak-ng-data)
 pkg-config --exists webrtc-audio-processing 2>/dev/null || need+=(libwebrtc-audio-processing-dev)
+# Its keyword recognition (pocketsphinx with the US English model), and the test callers' voice (espeak-ng).
+pkg-config --exists pocketsphinx 2>/dev/null || need+=(libpocketsphinx-dev)
+[ -d /usr/share/pocketsphinx/model/en-us/en-us ] || need+=(pocketsphinx-en-us)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)

@@ -375,10 +375,12 @@ final class CallHandler: AgentHost {
             "outcome": summary.outcome,
             "messages": ["received": summary.turns + summary.digits],
             "counters": ["dtmf": summary.digits, "barge_ins": summary.bargeIns, "utterances": summary.utterances,
-                         "speech_turns": summary.turns, "transitions": max(summary.path.count - 1, 0)],
+                         "speech_turns": summary.turns, "transitions": max(summary.path.count - 1, 0),
+                         "speech_recognised": summary.recognised, "speech_rejected": summary.rejected],
             "session_stats": stats,
             "model_usage": [["kind": "TTS", "model": "espeak-ng", "characters": summary.characters,
-                             "audio_seconds": Double(summary.spokenMs) / 1000]],
+                             "audio_seconds": Double(summary.spokenMs) / 1000]]
+                + (summary.recognisedSeconds > 0 ? [["kind": "STT", "model": "pocketsphinx", "audio_seconds": summary.recognisedSeconds]] : []),
         ]
         if let escalation = summary.escalationReason { record["escalation_reason"] = escalation }
         var result = await server.ledger.record(record)

@@ -11,6 +11,10 @@ final class ServerContext: Sendable {
     let metrics: ServerMetrics
     let ledger: LedgerWriter
     let speech: Speech
+    /// Keyword recognition for the flows' speech conditions (nil: none name a phrase, or no model).
+    let recognizer: Recognizer?
+    /// Flow name -> state id -> the phrases the recogniser listens for there.
+    let grammars: [String: [Int64: SpeechGrammar]]
     let calls: CallRegistry
     let parked = ParkedCalls()
     /// Flow name -> compiled flow.
@@ -56,6 +60,7 @@ final class ServerContext: Sendable {
         ledger = try LedgerWriter(dataDir: config.dataDir, metrics: metrics, logger: logger)
         try ledger.provision(config)
         speech = Speech(logger: logger, metrics: metrics)
+        (recognizer, grammars) = Recognizer.start(flows: flows, logger: logger)
         calls = CallRegistry(maxCalls: config.limits.maxCalls)
     }
 
@@ -82,7 +87,7 @@ final class ServerContext: Sendable {
         do {
             let template = try ProviderTemplate(json: templateJSON)
             let agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
-                                  logger: logger.with("call", "\(id)"))
+                                  logger: logger.with("call", "\(id)"), recognizer: recognizer, grammars: grammars[agentConfig.flow] ?? [:])
             handler = try CallHandler(id: id, route: route, template: template, agent: agent, transport: transport, server: self)
         } catch {
             metrics.errors(kind: "agent").increment()
