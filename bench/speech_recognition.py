@@ -54,7 +54,7 @@ def synthesise(text: str, voice: str, speed: int, folder: Path, rng: random.Rand
 
 
 def decode(server: str, phrases: list[str], files: list[Path], reject_below: float) -> list[dict]:
-    out = subprocess.run([server, "--recognize-grammar", "|".join(phrases), "--reject-below", str(reject_below),
+    out = subprocess.run([server, "--recognize-grammar", "|".join(phrases), f"--reject-below={reject_below}",
                           *map(str, files)], check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
