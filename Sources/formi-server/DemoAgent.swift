@@ -24,6 +24,12 @@ protocol AgentHost: AnyObject {
     /// Stops the agent's audio (the session's interrupt: the provider's clear); how much of the
     /// utterance the caller heard, in ms.
     func interruptPlayback() -> Int64
+    /// Queues agent audio (the session's local format) for the caller; false, queuing nothing, when the
+    /// session's queue is at its cap (the agent must wait).
+    func sendAgentAudio(_ samples: [Int16]) -> Bool
+    /// Marks the end of what was sent so far (its last partial frame goes out padded); the mark comes
+    /// back to the agent when the caller has heard it.
+    func sendAgentMark(_ name: String)
 }
 
 /// How the call ended, for the ledger.

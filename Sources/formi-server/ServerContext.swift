@@ -79,15 +79,22 @@ final class ServerContext: Sendable {
         }
         defer { calls.release(id) }
         guard let templateJSON = templates[route.provider], let agentConfig = agent(route.agentId),
-              let outletConfig = outlet(route.outletId), let flow = flows[agentConfig.flow] else {
+              let outletConfig = outlet(route.outletId), agentConfig.agentUrl != nil || flows[agentConfig.flow] != nil else {
             await transport.close(code: 1011, reason: "the call's provider, agent or outlet is not configured")
             return
         }
         let handler: CallHandler
         do {
             let template = try ProviderTemplate(json: templateJSON)
-            let agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
+            let agent: any CallAgent
+            if let flow = flows[agentConfig.flow], agentConfig.agentUrl == nil {
+                agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
                                   logger: logger.with("call", "\(id)"), recognizer: recognizer, grammars: grammars[agentConfig.flow] ?? [:])
+            } else {
+                // The bridge's messages wake the call at once rather than at its next 20 ms tick.
+                agent = AgentBridge(agent: agentConfig, route: route, server: self, logger: logger.with("call", "\(id)"),
+                                    wake: { continuation.yield(.tick) })
+            }
             handler = try CallHandler(id: id, route: route, template: template, agent: agent, transport: transport, server: self)
         } catch {
             metrics.errors(kind: "agent").increment()
