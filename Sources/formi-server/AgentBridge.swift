@@ -167,8 +167,8 @@ final class AgentBridge: CallAgent {
                 link.removeFirst()
                 summary.outcome = "resolved"
                 summary.endReason = reason.isEmpty ? "the agent hung up" : "the agent hung up: \(reason)"
-                hangUpMark = "formi-hangup"
-                host?.sendAgentMark("formi-hangup")
+                hangUpMark = "agent-bridge-hangup"
+                host?.sendAgentMark("agent-bridge-hangup")
                 return []
             case .transfer(let to):
                 // No built-in provider's media stream can move the call (that is the provider's REST API).
@@ -200,8 +200,8 @@ final class AgentBridge: CallAgent {
         summary.utterances += 1
         summary.characters += Self.fallbackPrompt.count
         summary.spokenMs += utterance.samples.count / (Speech.outputRate / 1000)
-        fallbackMark = "formi-fallback"
-        return [.speak(mark: "formi-fallback", samples: Self.resample(utterance.samples, to: sampleRate))]
+        fallbackMark = "agent-bridge-fallback"
+        return [.speak(mark: "agent-bridge-fallback", samples: Self.resample(utterance.samples, to: sampleRate))]
     }
 
     /// 16 kHz speech to the agent's rate (the session's local format), by the library's transcoder.
@@ -210,7 +210,8 @@ final class AgentBridge: CallAgent {
         do {
             let t = try Transcoder(from: AudioFormat(encoding: .pcm16LE, sampleRate: Speech.outputRate, channels: 1),
                                    to: AudioFormat(encoding: .pcm16LE, sampleRate: rate, channels: 1))
-            guard let size = t.maxOutputBytes(forInputBytes: samples.count * 2) else { return [] }
+            guard let body = t.maxOutputBytes(forInputBytes: samples.count * 2), let tail = t.maxOutputBytes(forInputBytes: 0) else { return [] }
+            let size = body + tail  // process, then drain into what is left: room for both
             var out = [UInt8](repeating: 0, count: size)
             let n = try samples.withUnsafeBytes { input in
                 try out.withUnsafeMutableBytes { output in
@@ -314,6 +315,8 @@ final class AgentBridge: CallAgent {
             case "clear": return .clear
             case "mark":
                 guard let name = object["name"] as? String, !name.isEmpty, name.utf8.count <= 256 else { return .bad("mark needs a name (1 to 256 bytes)") }
+                // "formi-" names are the session's own; "agent-bridge-" ones the bridge's.
+                guard !name.hasPrefix("formi-"), !name.hasPrefix("agent-bridge-") else { return .bad("mark names starting formi- or agent-bridge- are reserved") }
                 return .mark(name)
             case "hangup": return .hangup(object["reason"] as? String ?? "")
             case "transfer": return .transfer(object["to"] as? String ?? "")

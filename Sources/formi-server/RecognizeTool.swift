@@ -30,7 +30,8 @@ enum RecognizeTool {
     static func toCallRate(_ ulaw: [UInt8]) throws -> [Int16] {
         let transcoder = try Transcoder(from: AudioFormat(encoding: .ulaw, sampleRate: 8000, channels: 1),
                                         to: AudioFormat(encoding: .pcm16LE, sampleRate: Recognizer.rate, channels: 1))
-        guard let size = transcoder.maxOutputBytes(forInputBytes: ulaw.count) else { throw StartupError("too much audio") }
+        guard let body = transcoder.maxOutputBytes(forInputBytes: ulaw.count), let tail = transcoder.maxOutputBytes(forInputBytes: 0) else { throw StartupError("too much audio") }
+        let size = body + tail  // process, then drain into what is left: room for both
         var out = [UInt8](repeating: 0, count: size)
         let n = try ulaw.withUnsafeBytes { input in
             try out.withUnsafeMutableBytes { output in

@@ -55,6 +55,8 @@ class Call:
         self.sample_rate = int(start.get("audio", {}).get("sample_rate", 16000))
         self.call_id = str(start.get("call_id", ""))
         self.provider = str(start.get("provider", ""))
+        #: The path the server called (agents may serve several bots on one port).
+        self.path = str(getattr(getattr(websocket, "request", None), "path", "") or "")
 
     async def send_audio(self, pcm: bytes) -> None:
         """The agent's speech: PCM16 little-endian mono at `sample_rate`, any length."""
