@@ -105,6 +105,16 @@ class Agent:
             await call.mark("long")
         elif call.path == "/vanish":
             await call.send_audio(AGENT_TONE[: RATE])
+        elif call.path == "/flood":
+            # Ten minutes of 48 kHz audio as fast as the socket takes it: the server must hold it back.
+            async def flood() -> None:
+                chunk = bytes(struct.pack("<h", 3000) * 48000)  # 1 s
+                record["flood_t0"] = time.monotonic()
+                record["flooded"] = 0
+                for _ in range(600):
+                    await call.send_audio(chunk)
+                    record["flooded"] += len(chunk)
+            record["flood"] = asyncio.ensure_future(flood())
         cleared = hung = False
         async for event in call:
             if event.type == "audio":
@@ -152,6 +162,7 @@ def bridged(agent: Agent, tmp_path_factory: pytest.TempPathFactory):
         {"agent_id": 3, "name": "barge bot", "agent_url": url + "/barge", "agent_sample_rate": RATE},
         {"agent_id": 4, "name": "vanishing bot", "agent_url": url + "/vanish", "agent_sample_rate": RATE},
         {"agent_id": 5, "name": "nobody", "agent_url": f"ws://127.0.0.1:{nobody}/", "agent_sample_rate": RATE},
+        {"agent_id": 6, "name": "flooding bot", "agent_url": url + "/flood", "agent_sample_rate": 48000},
     ]}
     path = folder / "config.json"
     path.write_text(json.dumps(config))
@@ -276,3 +287,35 @@ def test_agent_vanishes_mid_call(bridged: Server, agent: Agent, tmp_path: Path) 
     assert record["outcome"] == "other" and record["escalation_reason"] == "agent disconnected", text[:2000]
     # The server is fine afterwards: the next call is served.
     assert bridged.get("/healthz")[0] == 200
+
+
+def test_agent_faster_than_real_time_is_held_back(bridged: Server, agent: Agent, tmp_path: Path) -> None:
+    """An agent that sends audio as fast as it can: the session takes up to its queue cap (60 s of audio),
+    the bridge a second more, then the server stops reading, so the agent's sends block; memory stays
+    flat. The caller hangs up mid-flood and the call is recorded once."""
+    bridged.settle()
+    before = len(bridged.interactions())
+    rss_before = bridged.rss_kib()
+    n = len(agent.calls)
+
+    async def call_and_hang_up() -> tuple:
+        task = asyncio.ensure_future(simulate(bridged.url("twilio", "inbound/6/1/+15550100"),
+                                              caller_wav(tmp_path, 30.0, tone=False), tail=0.5))
+        await asyncio.sleep(6)
+        flooded, rss = agent.calls[n]["flooded"], bridged.rss_kib()
+        task.cancel()  # the simulator hangs up on its way out
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        return flooded, rss
+
+    flooded, rss = asyncio.run(call_and_hang_up())
+    agent.calls[n]["flood"].cancel()
+    sent_mb = flooded / 2 ** 20
+    # Without backpressure all 55 MiB go in about a second; held back: the session's 60 s (5.5 MiB at
+    # 48 kHz, held as 0.5 MiB of µ-law), a second in the bridge, and what the sockets' buffers hold.
+    assert sent_mb < 25, f"the agent got {sent_mb:.1f} MiB through in 6 s"
+    assert rss - rss_before < 40 * 1024, f"the server grew {(rss - rss_before) // 1024} MiB"
+    record = record_of(bridged, before)
+    assert record["session_stats"]["agent_audio_ms"] >= 5000, "the caller heard the agent meanwhile"
