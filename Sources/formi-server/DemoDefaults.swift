@@ -1,6 +1,6 @@
 // The embedded default: what `make demo` runs with no configuration file. A flow written to be heard
-// (the prompts are what the caller hears; the keypad or the caller's words drive it: each speech
-// condition names the phrase the recogniser listens for in that state), one agent, one outlet with credits and
+// (the prompts are what the caller hears; the keypad or the caller's words drive it: each `event.text`
+// condition names a phrase the recogniser listens for in that state, and typed text matches it too), one agent, one outlet with credits and
 // a rate card of one credit a minute billed per second.
 
 enum DemoDefaults {
@@ -52,26 +52,26 @@ enum DemoDefaults {
       ],
       "edges": [
         {"edge_id": 1, "from_node": 1, "to_node": 2,
-         "condition": "event.type == \"dtmf\" && event.digit == \"1\" || event.type == \"speech\" && event.text == \"book a table\""},
+         "condition": "event.type == \"dtmf\" && event.digit == \"1\" || event.text contains \"book a table\""},
         {"edge_id": 2, "from_node": 1, "to_node": 3,
-         "condition": "event.type == \"dtmf\" && event.digit == \"2\" || event.type == \"speech\" && event.text == \"opening hours\""},
+         "condition": "event.type == \"dtmf\" && event.digit == \"2\" || event.text contains \"opening hours\""},
         {"edge_id": 3, "from_node": 2, "to_node": 4,
          "condition": "event.type == \"dtmf\" && event.digit in [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\"]",
          "assign": {"party_size": "event.digit"}},
         {"edge_id": 9, "from_node": 2, "to_node": 4,
-         "condition": "event.type == \"speech\" && event.text in [\"one\", \"two\", \"three\", \"four\", \"five\", \"six\", \"seven\", \"eight\", \"nine\"]",
+         "condition": "event.text in [\"one\", \"two\", \"three\", \"four\", \"five\", \"six\", \"seven\", \"eight\", \"nine\"]",
          "assign": {"party_size": "event.text"}},
         {"edge_id": 4, "from_node": 3, "to_node": 2,
-         "condition": "event.type == \"dtmf\" && event.digit == \"1\" || event.type == \"speech\" && event.text == \"book a table\""},
+         "condition": "event.type == \"dtmf\" && event.digit == \"1\" || event.text contains \"book a table\""},
         {"edge_id": 5, "from_node": 3, "to_node": 6, "condition": "event.type == \"dtmf\" && event.digit == \"9\""},
         {"edge_id": 6, "from_node": 4, "to_node": 5,
-         "condition": "event.type == \"dtmf\" && event.digit == \"1\" || event.type == \"speech\" && event.text == \"yes\""},
+         "condition": "event.type == \"dtmf\" && event.digit == \"1\" || event.text == \"yes\""},
         {"edge_id": 7, "from_node": 4, "to_node": 2,
-         "condition": "event.type == \"dtmf\" && event.digit == \"2\" || event.type == \"speech\" && event.text == \"no\""},
+         "condition": "event.type == \"dtmf\" && event.digit == \"2\" || event.text == \"no\""},
         {"edge_id": 8, "from_node": null, "to_node": 7, "global": true, "priority": 5,
-         "condition": "event.type == \"dtmf\" && event.digit == \"0\" || event.type == \"speech\" && event.text == \"talk to a person\""},
+         "condition": "event.type == \"dtmf\" && event.digit == \"0\" || event.text contains \"talk to a person\""},
         {"edge_id": 10, "from_node": null, "to_node": 6, "global": true, "priority": 4,
-         "condition": "event.type == \"speech\" && event.text == \"goodbye\""}
+         "condition": "event.text contains \"goodbye\""}
       ]
     }
     """#

@@ -38,6 +38,8 @@ struct FormiServer: AsyncParsableCommand {
     @Option(name: .customLong("recognize-grammar"), help: "Decode the µ-law 8 kHz FILES against these |-separated phrases, print JSON lines, exit.") var recognizeGrammar: String?
     @Option(name: .customLong("reject-below"), help: "With --recognize-grammar: the score per frame below which a guess is rejected.") var rejectBelow = Recognizer.defaultRejectBelow
     @Argument(help: "With --recognize-grammar: raw µ-law 8 kHz files.") var files: [String] = []
+    @Option(name: .customLong("text"), help: "Run a text interaction with these messages (repeatable) on --text-agent, print the replies as JSON lines, record it, exit.") var texts: [String] = []
+    @Option(name: .customLong("text-agent"), help: "With --text: the agent and outlet, e.g. 1/1.") var textAgent = "1/1"
 
     func run() async throws {
         if let recognizeGrammar {
@@ -80,6 +82,10 @@ struct FormiServer: AsyncParsableCommand {
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(2)
+        }
+        if !texts.isEmpty {
+            try await TextInteractions.runTool(server: server, route: textAgent, messages: texts)
+            return
         }
         let loops: MultiThreadedEventLoopGroup = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? .singleton
         let router = Routes.router(server)
