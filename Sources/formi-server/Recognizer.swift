@@ -44,8 +44,6 @@ final class Recognizer: @unchecked Sendable {
     private static let setupLock = NSLock()
 
     private let logger: Logger
-    /// The dictionary file the decoders load: only the grammars' words.
-    private let dictionaryPath: String
     /// Words no grammar can use (not in the dictionary), reported once at start.
     let unknownWords: [String]
     let rejectBelow: Double
@@ -90,7 +88,6 @@ final class Recognizer: @unchecked Sendable {
             logger.error("cannot write the recogniser's dictionary to \(path): speech is not recognised")
             return nil
         }
-        dictionaryPath = path
         err_set_logfp(nil)  // pocketsphinx logs a page per decoder to stderr otherwise
         var made: [Decoder] = []
         for i in 0..<max(1, count) {
@@ -98,9 +95,10 @@ final class Recognizer: @unchecked Sendable {
             made.append(d)
         }
         decoders = made
+        // Every decoder has read it (ps_init loads the dictionary): nothing is left behind in /tmp.
+        try? FileManager.default.removeItem(atPath: path)
         guard !made.isEmpty else {
             logger.error("pocketsphinx did not start: speech is not recognised")
-            try? FileManager.default.removeItem(atPath: path)
             return nil
         }
         logger.info("pocketsphinx ready", metadata: ["decoders": "\(made.count)", "words": "\(found.count)"])
@@ -108,7 +106,6 @@ final class Recognizer: @unchecked Sendable {
 
     deinit {
         for d in decoders { d.release() }
-        try? FileManager.default.removeItem(atPath: dictionaryPath)
     }
 
     /// The recogniser for `flows` (nil when none names a phrase, or pocketsphinx cannot start), and each

@@ -100,6 +100,7 @@ class Agent:
             for i in range(0, len(AGENT_TONE), 333):
                 await call.send_audio(AGENT_TONE[i:i + 333])
             await call.mark("m1")
+            await call.transfer("front desk")
         elif call.path == "/barge":
             await call.send_audio(exact_tone(500, 6.0, seed=3))
             await call.mark("long")
@@ -207,7 +208,7 @@ def test_bridge_every_provider(bridged: Server, agent: Agent, tmp_path: Path, pr
     before = len(bridged.interactions())
     n = len(agent.calls)
     heard = str(tmp_path / "heard.wav")
-    call = place(bridged, provider, 2, caller_wav(tmp_path), heard, tail=1.0)
+    call = place(bridged, provider, 2, caller_wav(tmp_path), heard, dtmf=[(1.5, "5")], tail=1.0)
     assert call.ok, call.error
     mine = agent.calls[n]
     start = mine["start"]
@@ -228,8 +229,13 @@ def test_bridge_every_provider(bridged: Server, agent: Agent, tmp_path: Path, pr
     # The mark came back, played.
     marks = [e for e in mine["events"] if e["type"] == "mark"]
     assert marks and {k: marks[0][k] for k in ("type", "name", "played")} == {"type": "mark", "name": "m1", "played": True}
+    # The key reached the agent; the transfer was answered: no provider's media stream can do it.
+    assert {"type": "dtmf", "digit": "5"} in [{k: e[k] for k in ("type", "digit") if k in e} for e in mine["events"]]
+    errors = [e["message"] for e in mine["events"] if e["type"] == "error"]
+    assert errors == [f"transfer to front desk is not supported by {provider.replace('-tcp', '')}'s media stream"], errors
     record = record_of(bridged, before)
     assert record["outcome"] == "resolved", record
+    assert record["counters"]["dtmf"] == 1
     assert "the agent hung up: done" in json.dumps(record), (json.dumps(record), mine["events"])
     if provider == "twilio":
         # µ-law 8 kHz to an 8 kHz agent: lossless both ways.
