@@ -1,6 +1,7 @@
 // `formi-server --recognize-grammar "book a table|goodbye" FILE.ulaw...`: the recogniser on recorded phone
 // audio, one JSON line per file, for bench/speech_recognition.py. Each file is raw µ-law at 8 kHz (what a
 // provider sends); it reaches the recogniser as in a call: through the library's transcoder to 16 kHz.
+// Files named *.s16 are raw 16 kHz PCM16, taken as they are.
 
 import FormiCore
 import Foundation
@@ -17,7 +18,10 @@ enum RecognizeTool {
         }
         for file in files {
             let ulaw = try Data(contentsOf: URL(fileURLWithPath: file))
-            let samples = try toCallRate(Array(ulaw))
+            // A .s16 file is 16 kHz PCM16 already (for comparing with the telephone path).
+            let samples = file.hasSuffix(".s16")
+                ? stride(from: 0, to: ulaw.count - 1, by: 2).map { Int16(bitPattern: UInt16(ulaw[$0]) | UInt16(ulaw[$0 + 1]) << 8) }
+                : try toCallRate(Array(ulaw))
             guard let r = recognizer.recognizeNow(samples, grammar: grammar) else { throw StartupError("\(file): decoding failed") }
             let line: [String: Any] = ["file": file, "text": r.text, "accepted": r.accepted, "score_per_frame": r.scorePerFrame,
                                        "confidence": r.confidence, "audio_seconds": r.audioSeconds, "decode_seconds": r.decodeSeconds]
