@@ -2,6 +2,8 @@
 #   make                      release library in build/lib (libformi.so.0 and links) and build/formi.pc
 #   make install PREFIX=/usr/local   lib, header and pkg-config file
 #   make test                 installs missing system packages, builds, runs every test suite
+#   make check                the quick round: Swift tests, ABI check, Python package tests
+#   make dist                 build/dist/libformi-VERSION-linux-ARCH.tar.gz for C users
 #   make demo [PORT=8080] [DATA_DIR=build/demo/data]   the adapter server (formi-server) with its demo agent
 #   make sample-call          the library on a sample call (both ends in one C program)
 #   make test-server          formi-server end to end (part of make test)
@@ -40,7 +42,7 @@ PORT        ?= 8080
 DATA_DIR    ?= $(BUILD)/demo/data
 DEMO        := $(BUILD)/demo
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server server server-venv demo sample-call bench bench-server bench-speech bench-bridge fuzz resampler-filters clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server check dist server server-venv demo sample-call bench bench-server bench-speech bench-bridge fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -118,6 +120,33 @@ test-install: $(LIB)
 	left=$$(find $$prefix -type f -o -type l); \
 	if [ -n "$$left" ]; then echo "make uninstall left: $$left"; exit 1; fi; \
 	echo "test-install: installed, compiled the README's example with pkg-config and an rpath, ran it, uninstalled cleanly"
+	@# The tarball unpacked in a directory of its own: its pkg-config file finds its own prefix.
+	@set -e; $(MAKE) --no-print-directory dist >/dev/null; where=$$(mktemp -d); trap 'rm -rf "$$where"' EXIT; \
+	tar -C $$where -xzf $(DIST).tar.gz; top=$$where/$(notdir $(DIST)); \
+	sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' | sed -n '1,/^}$$/p' > $$where/app.c; \
+	export PKG_CONFIG_PATH=$$top/lib/pkgconfig; \
+	$(CC) -std=c11 -Wall -Werror $$where/app.c -o $$where/app $$(pkg-config --cflags --libs formi) -Wl,-rpath,$$top/lib; \
+	$$where/app | grep -q '"event":"media"'; \
+	echo "test-install: $(notdir $(DIST)).tar.gz unpacked elsewhere builds and runs the README's example"
+
+# The quick round for daily work: the release library, the Swift tests (library and server units), the
+# ABI check and the Python package's suite. No valgrind, wheel, install, server end-to-end or fuzz runs:
+# those are in make test.
+check: all
+	$(MAKE) test-swift test-abi test-python-package
+	@echo "make check: quick suites passed (make test runs everything)"
+
+# A binary tarball for C users, unpacked anywhere: lib (with debug info in lib/.debug), the header, a
+# pkg-config file that finds its own prefix (${pcfiledir}), the valgrind suppressions and the documents.
+DIST := $(BUILD)/dist/libformi-$(VERSION)-linux-$(shell uname -m)
+dist: $(LIB)
+	rm -rf $(DIST) $(DIST).tar.gz
+	$(MAKE) --no-print-directory install PREFIX=/ DESTDIR=$(CURDIR)/$(DIST) >/dev/null
+	sed -i 's|^prefix=.*|prefix=$${pcfiledir}/../..|' $(DIST)/lib/pkgconfig/formi.pc
+	install -d $(DIST)/share/doc/formi
+	install -m 0644 README.md docs/*.md $(DIST)/share/doc/formi/
+	tar -C $(dir $(DIST)) -czf $(DIST).tar.gz $(notdir $(DIST))
+	@echo "dist: $(DIST).tar.gz"
 
 test: deps
 	$(MAKE) all

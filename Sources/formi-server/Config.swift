@@ -8,12 +8,17 @@ struct ServerConfig: Codable, Sendable {
     struct Listen: Codable, Sendable {
         var host = "127.0.0.1"
         var port = 8080
+        /// PEM files: with both set the port speaks TLS (https, wss), as providers require in production.
+        var tlsCertificate: String?
+        var tlsKey: String?
 
         init() {}
         init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
             port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+            tlsCertificate = try c.decodeIfPresent(String.self, forKey: .tlsCertificate)
+            tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
         }
     }
 
@@ -185,6 +190,7 @@ struct ServerConfig: Codable, Sendable {
     func problems() -> [String] {
         var problems: [String] = []
         if !(0...65535).contains(listen.port) { problems.append("listen.port must be 0 to 65535") }
+        if (listen.tlsCertificate == nil) != (listen.tlsKey == nil) { problems.append("listen.tls_certificate and listen.tls_key go together") }
         if !(0...65535).contains(audiosocket.port) { problems.append("audiosocket.port must be 0 to 65535") }
         if limits.maxCalls < 1 { problems.append("limits.max_calls must be at least 1") }
         if limits.drainSeconds < 0 { problems.append("limits.drain_seconds must be >= 0") }

@@ -21,6 +21,8 @@ struct FormiServer: AsyncParsableCommand {
     @Option(help: "A JSON configuration file (see --print-config for every field).") var config: String?
     @Option(help: "Address to listen on.") var host: String?
     @Option(help: "HTTP/WebSocket port (0: any free port).") var port: Int?
+    @Option(name: .customLong("tls-certificate"), help: "PEM certificate chain: serve https and wss (with --tls-key).") var tlsCertificate: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key of the certificate.") var tlsKey: String?
     @Option(name: .customLong("audiosocket-port"), help: "AudioSocket TCP port (0: any free port).") var audiosocketPort: Int?
     @Flag(name: .customLong("no-audiosocket"), help: "Do not listen for AudioSocket.") var noAudiosocket = false
     @Option(name: .customLong("data-dir"), help: "Where the ledger is kept.") var dataDir: String?
@@ -37,7 +39,7 @@ struct FormiServer: AsyncParsableCommand {
     @Flag(name: .customLong("print-config"), help: "Print the effective configuration and exit.") var printConfig = false
     @Option(name: .customLong("recognize-grammar"), help: "Decode the µ-law 8 kHz FILES against these |-separated phrases, print JSON lines, exit.") var recognizeGrammar: String?
     @Option(name: .customLong("reject-below"), help: "With --recognize-grammar: the score per frame below which a guess is rejected.") var rejectBelow = Recognizer.defaultRejectBelow
-    @Argument(help: "With --recognize-grammar: raw µ-law 8 kHz files.") var files: [String] = []
+    @Argument(help: "With --recognize-grammar: raw µ-law 8 kHz files (or raw 16 kHz PCM16, named *.s16).") var files: [String] = []
     @Option(name: .customLong("text"), help: "Run a text interaction with these messages (repeatable) on --text-agent, print the replies as JSON lines, record it, exit.") var texts: [String] = []
     @Option(name: .customLong("text-agent"), help: "With --text: the agent and outlet, e.g. 1/1.") var textAgent = "1/1"
 
@@ -49,6 +51,8 @@ struct FormiServer: AsyncParsableCommand {
         var config = try self.config.map { try ServerConfig.load(path: $0) } ?? ServerConfig()
         if let host { config.listen.host = host; config.audiosocket.host = host }
         if let port { config.listen.port = port }
+        if let tlsCertificate { config.listen.tlsCertificate = tlsCertificate }
+        if let tlsKey { config.listen.tlsKey = tlsKey }
         if let audiosocketPort { config.audiosocket.port = audiosocketPort }
         if noAudiosocket { config.audiosocket.enabled = false }
         if let dataDir { config.dataDir = dataDir }
@@ -89,16 +93,24 @@ struct FormiServer: AsyncParsableCommand {
         }
         let loops: MultiThreadedEventLoopGroup = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? .singleton
         let router = Routes.router(server)
+        let httpServer: HTTPServerBuilder
+        do {
+            httpServer = try withTLS(gatedServer(router: router, server: server), config.listen)
+        } catch {
+            logger.critical("cannot start: TLS: \(error)")
+            throw ExitCode(2)
+        }
         let host = config.listen.host
+        let (http, ws) = config.listen.tlsCertificate == nil ? ("http", "ws") : ("https", "wss")
         let simCommand = self.simCommand, simArgs = self.simArgs
         let app = Application(
             router: router,
-            server: gatedServer(router: router, server: server),
+            server: httpServer,
             configuration: .init(address: .hostname(host, port: config.listen.port), serverName: "formi-server"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                announce("formi-server listening on http://\(host):\(port) (WebSocket ws://\(host):\(port)\(Routes.path))")
-                announce("place a call:  \(simCommand) ws://\(host):\(port)/ws-adapter/twilio/inbound/1/1/+15550100 \(simArgs)")
+                announce("formi-server listening on \(http)://\(host):\(port) (WebSocket \(ws)://\(host):\(port)\(Routes.path))")
+                announce("place a call:  \(simCommand) \(ws)://\(host):\(port)/ws-adapter/twilio/inbound/1/1/+15550100 \(simArgs)")
             },
             eventLoopGroupProvider: .shared(loops),
             logger: logger

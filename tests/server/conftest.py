@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import sqlite3
 import subprocess
 import threading
@@ -23,8 +24,10 @@ SERVER = os.environ.get("FORMI_SERVER", str(ROOT / ".build" / "debug" / "formi-s
 class Server:
     """One running formi-server: its ports, its output, its ledger."""
 
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, *args: str, cafile: Optional[str] = None) -> None:
         self.data_dir = data_dir
+        # With a certificate (--tls-certificate) the port speaks https: `cafile` is what to trust.
+        self.scheme, self.context = ("https", ssl.create_default_context(cafile=cafile)) if cafile else ("http", None)
         self.lines: List[str] = []
         self.proc = subprocess.Popen(
             [SERVER, "--host", "127.0.0.1", "--port", "0", "--audiosocket-port", "0", "--data-dir", str(data_dir), *args],
@@ -38,7 +41,7 @@ class Server:
             if not line:
                 break
             self.lines.append(line)
-            if m := re.search(r"listening on http://[\d.]+:(\d+)", line):
+            if m := re.search(r"listening on https?://[\d.]+:(\d+)", line):
                 self.port = int(m.group(1))
             if m := re.search(r"AudioSocket listening on tcp://[\d.]+:(\d+)", line):
                 self.audiosocket_port = int(m.group(1))
@@ -66,7 +69,7 @@ class Server:
 
     def get(self, path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(f"{self.scheme}://127.0.0.1:{self.port}{path}", timeout=5, context=self.context) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()

@@ -375,15 +375,18 @@ class _Call:
             return report
         report.connected, report.connect_ms = True, round((self.now() - start) * 1000, 2)
         receiver = asyncio.ensure_future(self._receive(ConnectionClosed))
+        # A send that finds the connection closed means the server closed it, even when the receiving
+        # task has not run yet to see the close (a loaded machine schedules it later).
+        server_closed = False
         try:
             await self._send_outputs()  # the provider's connected and start
             await self._play()
         except ConnectionClosed:
-            pass
+            server_closed = True
         except FormiError as error:  # the session refused something: report it, end the call
             report.error = f"session error: {error}"
         finally:
-            if not self.closed.is_set():  # hang up: the provider's stop (where it has one), then close
+            if not self.closed.is_set() and not server_closed:  # hang up: the provider's stop, then close
                 report.closed_by = "server" if self.hung_up else "simulator"
                 try:
                     self.phone.end("hangup")
