@@ -9,7 +9,7 @@ to a frame-by-frame echo twice:
 The simulator times every echoed 20 ms frame from sending the caller audio to receiving its echo; the
 difference between the two runs is what the server in the middle adds.
 
-    make server && FORMI_LIBRARY=build/lib/libformi.so.0 build/python-venv/bin/python bench/bridge_latency.py \\
+    make bench-bridge     # = FORMI_LIBRARY=build/lib/libformi.so.0 build/python-venv/bin/python bench/bridge_latency.py \\
         --server .build/release/formi-server
 """
 from __future__ import annotations

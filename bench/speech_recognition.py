@@ -6,7 +6,7 @@ Reports, per demo-flow state and overall: the share of in-grammar phrases routed
 (recognised as the phrase its edge names and accepted), wrong, and rejected; out-of-grammar phrases wrongly
 accepted; the trade-off over rejection thresholds; and decoding time per second of audio.
 
-    make server && FORMI_LIBRARY=build/lib/libformi.so.0 build/python-venv/bin/python bench/speech_recognition.py \\
+    make bench-speech     # = FORMI_LIBRARY=build/lib/libformi.so.0 build/python-venv/bin/python bench/speech_recognition.py \\
         --server .build/release/formi-server
 """
 from __future__ import annotations
