@@ -11,6 +11,8 @@
 #   make bench                benchmarks against peers run in the same process
 #   make bench-server         formi-server under load: most real-time calls on one core
 #   make bench-ledger-stores  the ledger on SQLite beside PostgreSQL [LEDGER_MAX=100000]
+#   make bench-speech         the demo agent's keyword recognition: share right, rejection trade-off, speed
+#   make bench-bridge         the agent bridge's added latency per frame (server in the middle vs direct)
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over every parser target
 
 SHELL       := /bin/bash
@@ -42,7 +44,7 @@ PORT        ?= 8080
 DATA_DIR    ?= $(BUILD)/demo/data
 DEMO        := $(BUILD)/demo
 
-.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server test-api check dist server server-venv demo sample-call bench bench-server fuzz resampler-filters clean
+.PHONY: all deps install uninstall test-install wheel test-wheel test test-swift test-c test-abi test-python test-python-package test-asterisk test-server test-api test-ledger-pg check dist server server-venv demo sample-call bench bench-server bench-speech bench-bridge bench-ledger-stores fuzz resampler-filters clean
 
 all: $(LIB) $(BUILD)/formi.pc
 
@@ -256,6 +258,11 @@ bench-server: $(LIB) server-venv
 	    -L$(BUILD)/lib -lformi -Wl,-rpath,$(CURDIR)/$(BUILD)/lib
 	FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(PY_VENV)/bin/python bench/server_load.py \
 	    --server .build/release/formi-server --generator $(BUILD)/bench-server-load
+
+bench-speech bench-bridge: $(LIB) server-venv
+	$(SWIFT) build -c release --product formi-server
+	FORMI_LIBRARY=$(CURDIR)/$(BUILD)/lib/libformi.so.$(SOVERSION) $(PY_VENV)/bin/python \
+	    bench/$(if $(filter bench-speech,$@),speech_recognition,bridge_latency).py --server .build/release/formi-server
 
 # `swift build --build-tests` (as `swift test` builds): a plain debug build would rebuild every module.
 test-server: $(LIB) server-venv

@@ -73,14 +73,17 @@ let package = Package(
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         // WebRTC's C VAD from libwebrtc_audio_processing (libwebrtc-audio-processing-dev), prototypes in shim.h.
         .systemLibrary(name: "CWebRTCVAD", path: "Sources/CWebRTCVAD"),
+        // pocketsphinx from the system (libpocketsphinx-dev, pocketsphinx-en-us): the demo agent's keyword recognition.
+        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev"])]),
         // The adapter server: /ws-adapter for every provider, AudioSocket over TCP, the demo agent.
         .executableTarget(
             name: "formi-server",
             dependencies: [
-                "FormiCore", "CEspeakNG", "CWebRTCVAD", "CSQLite",
+                "FormiCore", "CEspeakNG", "CWebRTCVAD", "CSQLite", "CPocketSphinx",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

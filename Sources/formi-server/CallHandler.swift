@@ -20,7 +20,7 @@ struct CallRoute: Sendable {
 /// A copy of a session event, taken before the session is called again (its views die then).
 private enum CallEvent {
     case connected
-    case start(streamId: String, callId: String, from: String)
+    case start(CallStart)
     case media([Int16])
     case dtmf(String)
     case mark(String, played: Bool)
@@ -33,7 +33,7 @@ final class CallHandler: AgentHost {
     let id: Int
     let route: CallRoute
     private let session: Session
-    private var agent: DemoAgent
+    private var agent: any CallAgent
     private let transport: CallTransport
     private let server: ServerContext
     private var logger: Logger
@@ -59,10 +59,10 @@ final class CallHandler: AgentHost {
 
     static let maxProtocolErrors = 50
 
-    init(id: Int, route: CallRoute, template: ProviderTemplate, agent: DemoAgent, transport: CallTransport,
+    init(id: Int, route: CallRoute, template: ProviderTemplate, agent: any CallAgent, transport: CallTransport,
          server: ServerContext) throws(SessionError) {
         var config = SessionConfig(role: .agentServer)
-        config.localFormat = AudioFormat(encoding: .pcm16LE, sampleRate: Speech.outputRate, channels: 1)
+        config.localFormat = AudioFormat(encoding: .pcm16LE, sampleRate: agent.sampleRate, channels: 1)
         config.maxMessageBytes = server.config.limits.maxMessageBytes
         let lead = server.config.limits.outputLeadMs
         if lead > 0 { config.outputLeadMilliseconds = template.pacing == .sender ? min(lead, 60) : lead }
@@ -176,7 +176,10 @@ final class CallHandler: AgentHost {
             func text(_ field: EventField) -> String { f.texts[field].map { String(decoding: $0, as: UTF8.self) } ?? "" }
             switch f.kind {
             case .connected: out.append(.connected)
-            case .start: out.append(.start(streamId: text(.streamId), callId: text(.callId), from: text(.from)))
+            case .start:
+                let custom = f.customParameters.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                out.append(.start(CallStart(streamId: text(.streamId), callId: text(.callId), from: text(.from), to: text(.to),
+                                            direction: text(.direction), customParameters: custom.isEmpty ? "{}" : custom)))
             case .media:
                 guard let audio = f.audio, audio.count >= 2 else { continue }
                 let samples = [Int16](unsafeUninitializedCapacity: audio.count / 2) { buffer, count in
@@ -207,7 +210,8 @@ final class CallHandler: AgentHost {
         switch event {
         case .connected:
             logger.debug("connected")
-        case .start(let stream, let call, let from):
+        case .start(let start):
+            let (stream, call, from) = (start.streamId, start.callId, start.from)
             streamId = stream.isEmpty ? nil : stream
             providerCallId = call.isEmpty ? nil : call
             logger[metadataKey: "stream"] = "\(stream)"
@@ -222,7 +226,7 @@ final class CallHandler: AgentHost {
                     logger.info("resumed", metadata: ["previous_call": "\(resumed.callId)", "heard_ms": "\(resumed.heardMs)"])
                     await execute(agent.resume(heardMs: resumed.heardMs))
                 } else {
-                    await execute(await agent.start())
+                    await execute(await agent.start(start))
                 }
             }
         case .media(let samples):
@@ -285,6 +289,28 @@ final class CallHandler: AgentHost {
         server.metrics.bargeIns.increment()
         logger.info("barge-in", metadata: ["heard_ms": "\(report.estimatedMilliseconds)", "sent_ms": "\(report.sentMilliseconds)"])
         return report.estimatedMilliseconds
+    }
+
+    func sendAgentAudio(_ samples: [Int16]) -> Bool {
+        session.setTime(milliseconds: nowMs)
+        do {
+            try samples.withUnsafeBytes { try session.sendAudio($0) }
+            return true
+        } catch {
+            if case .limit? = error as? SessionError { return false }
+            server.metrics.errors(kind: "session").increment()
+            logger.warning("the agent's audio was refused: \((error as? SessionError)?.message ?? "\(error)")")
+            return true  // refused for good (the call ended, a bad length): dropped, not retried
+        }
+    }
+
+    func sendAgentMark(_ name: String) {
+        do throws(SessionError) {
+            try session.flush()
+            try session.sendMark(Array(name.utf8))
+        } catch {
+            logger.warning("the agent's mark was refused: \(error.message)")
+        }
     }
 
     // MARK: output and the end
@@ -375,10 +401,12 @@ final class CallHandler: AgentHost {
             "outcome": summary.outcome,
             "messages": ["received": summary.turns + summary.digits],
             "counters": ["dtmf": summary.digits, "barge_ins": summary.bargeIns, "utterances": summary.utterances,
-                         "speech_turns": summary.turns, "transitions": max(summary.path.count - 1, 0)],
+                         "speech_turns": summary.turns, "transitions": max(summary.path.count - 1, 0),
+                         "speech_recognised": summary.recognised, "speech_rejected": summary.rejected],
             "session_stats": stats,
             "model_usage": [["kind": "TTS", "model": "espeak-ng", "characters": summary.characters,
-                             "audio_seconds": Double(summary.spokenMs) / 1000]],
+                             "audio_seconds": Double(summary.spokenMs) / 1000]]
+                + (summary.recognisedSeconds > 0 ? [["kind": "STT", "model": "pocketsphinx", "audio_seconds": summary.recognisedSeconds]] : []),
         ]
         if let escalation = summary.escalationReason { record["escalation_reason"] = escalation }
         var result = await server.ledger.record(record)

@@ -104,8 +104,13 @@ struct ServerConfig: Codable, Sendable {
     struct Agent: Codable, Sendable {
         var agentId: Int
         var name: String
-        /// A key of `flows`.
+        /// A key of `flows` (unused when `agent_url` is set).
         var flow: String
+        /// An outside agent (docs/agent-protocol.md): each call is relayed to this ws:// or wss:// URL
+        /// instead of running a flow.
+        var agentUrl: String?
+        /// The audio rate the outside agent speaks and hears: 8000, 16000, 24000 or 48000.
+        var agentSampleRate = 16000
         /// espeak-ng voice, e.g. en-us, en-gb, en-us+f3.
         var voice = "en-us"
         /// Words per minute.
@@ -120,7 +125,9 @@ struct ServerConfig: Codable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             agentId = try c.decode(Int.self, forKey: .agentId)
             name = try c.decodeIfPresent(String.self, forKey: .name) ?? "agent \(agentId)"
-            flow = try c.decode(String.self, forKey: .flow)
+            agentUrl = try c.decodeIfPresent(String.self, forKey: .agentUrl)
+            flow = try agentUrl == nil ? c.decode(String.self, forKey: .flow) : c.decodeIfPresent(String.self, forKey: .flow) ?? ""
+            agentSampleRate = try c.decodeIfPresent(Int.self, forKey: .agentSampleRate) ?? agentSampleRate
             voice = try c.decodeIfPresent(String.self, forKey: .voice) ?? voice
             rate = try c.decodeIfPresent(Int.self, forKey: .rate) ?? rate
         }
@@ -201,10 +208,11 @@ struct ServerConfig: Codable, Sendable {
         if limits.maxPendingFrames < 10 { problems.append("limits.max_pending_frames must be at least 10") }
         if !["text", "json"].contains(log.format) { problems.append("log.format must be text or json") }
         if Logger.Level(rawValue: log.level) == nil { problems.append("log.level \(log.level) is not a swift-log level") }
-        for agent in agents where flows[agent.flow] == nil {
+        for agent in agents where agent.agentUrl == nil && flows[agent.flow] == nil {
             problems.append("agent \(agent.agentId) runs flow \(agent.flow), which flows does not define")
         }
         problems += api.problems()
+        problems += AgentBridge.problems(agents)
         if Set(agents.map(\.agentId)).count != agents.count { problems.append("agents: an agent_id is defined twice") }
         if Set(outlets.map(\.outletId)).count != outlets.count { problems.append("outlets: an outlet_id is defined twice") }
         for (uuid, route) in audiosocket.calls {

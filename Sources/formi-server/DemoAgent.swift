@@ -1,8 +1,10 @@
 // The built-in demo agent: deterministic, offline, and still a real conversation. The flow engine runs
 // the agent's flow; what each state says (its `say` entry actions and its rendered prompt) is spoken
-// by espeak-ng; DTMF drives the transitions; the WebRTC VAD finds the caller's turns (there is no
-// recogniser, so a spoken turn is a "user" event with no text, answered by repeating the options);
-// speech or a key while the agent talks is a barge-in. The call handler owns the session; the agent
+// by espeak-ng; DTMF and words drive the transitions: the WebRTC VAD finds the caller's turns and
+// pocketsphinx decodes each against the phrases the current state's edges name (Recognizer.swift), so
+// the flow gets `{"type":"speech","text":...,"confidence":...}` (text "" and a `guess` when the score
+// says the caller likely said something else; a "user" event with no text where nothing can be
+// recognised); speech or a key while the agent talks is a barge-in. The call handler owns the session; the agent
 // only sees what the caller did and answers with commands.
 
 import FormiCore
@@ -22,6 +24,12 @@ protocol AgentHost: AnyObject {
     /// Stops the agent's audio (the session's interrupt: the provider's clear); how much of the
     /// utterance the caller heard, in ms.
     func interruptPlayback() -> Int64
+    /// Queues agent audio (the session's local format) for the caller; false, queuing nothing, when the
+    /// session's queue is at its cap (the agent must wait).
+    func sendAgentAudio(_ samples: [Int16]) -> Bool
+    /// Marks the end of what was sent so far (its last partial frame goes out padded); the mark comes
+    /// back to the agent when the caller has heard it.
+    func sendAgentMark(_ name: String)
 }
 
 /// How the call ended, for the ledger.
@@ -36,6 +44,10 @@ struct AgentSummary {
     var characters = 0
     var spokenMs = 0
     var fallbacks = 0
+    /// Caller turns decoded: accepted, and rejected by score; seconds of audio decoded.
+    var recognised = 0
+    var rejected = 0
+    var recognisedSeconds = 0.0
     var endReason: String?
 }
 
@@ -45,6 +57,10 @@ final class DemoAgent {
     private let logger: Logger
     private var run: FlowRun?
     private let vad: TurnDetector?
+    private let recognizer: Recognizer?
+    /// State id -> what the recogniser listens for there.
+    private let grammars: [Int64: SpeechGrammar]
+    private var turnAudio = TurnAudio()
     /// The utterance being spoken (its mark not yet back), if any, and its audio.
     private var speaking: String?
     private var speakingSamples: [Int16] = []
@@ -68,12 +84,16 @@ final class DemoAgent {
 
     static let apology = "Sorry, something went wrong on our side. Please call again later. Goodbye."
     static let keypadOnly = "Sorry, this line understands the keypad only."
+    static let notUnderstood = "Sorry, I did not catch that."
 
     /// `inputs`: more flow inputs (the platform API's pre-interaction context).
-    init(agent: ServerConfig.Agent, flow: CompiledFlow, outletName: String, speech: Speech, logger: Logger, inputs: [JSONMember] = []) {
+    init(agent: ServerConfig.Agent, flow: CompiledFlow, outletName: String, speech: Speech, logger: Logger,
+         recognizer: Recognizer? = nil, grammars: [Int64: SpeechGrammar] = [:], inputs: [JSONMember] = []) {
         self.agent = agent
         self.speech = speech
         self.logger = logger
+        self.recognizer = recognizer
+        self.grammars = recognizer == nil ? [:] : grammars
         vad = TurnDetector()
         do throws(FlowError) {
             run = try FlowRun(flow: flow, inputs: [JSONMember(key: "outlet", value: .string(outletName))] + inputs)
@@ -103,6 +123,7 @@ final class DemoAgent {
         guard let vad else { return [] }
         var started = false
         var ended: Int?
+        turnAudio.append(samples)
         samples.withUnsafeBufferPointer { buffer in
             vad.feed(buffer) { change in
                 switch change {
@@ -118,9 +139,42 @@ final class DemoAgent {
         if let ended {
             summary.turns += 1
             logger.debug("caller turn ended", metadata: ["speech_ms": "\(ended)"])
-            commands += await step(#"{"type":"user","text":"","speech_ms":\#(ended),"at_ms":\#(flowMs)}"#, userTurn: true)
+            let audio = turnAudio.take()
+            commands += await step(await heard(audio, speechMs: ended), userTurn: true)
         }
+        if !vad.inTurn { turnAudio.keepPreroll() }
         return commands
+    }
+
+    /// The flow's event for a caller turn: what the recogniser made of it against the current state's
+    /// phrases, or a "user" event with no text where the state has none (or there is no recogniser).
+    private func heard(_ audio: [Int16], speechMs: Int) async -> String {
+        let plain = #"{"type":"user","text":"","speech_ms":\#(speechMs),"at_ms":\#(flowMs)}"#
+        guard let recognizer, let state = run?.state.id, let grammar = grammars[state],
+              let result = await recognizer.recognize(audio, grammar: grammar) else { return plain }
+        summary.recognisedSeconds += result.audioSeconds
+        if result.accepted { summary.recognised += 1 } else { summary.rejected += 1 }
+        logger.info("heard", metadata: ["text": "\(result.text)", "score": "\(result.scorePerFrame)", "accepted": "\(result.accepted)",
+                                        "decode_ms": "\(Int(result.decodeSeconds * 1000))"])
+        let text = result.accepted ? result.text : ""
+        let confidence = (result.confidence * 1000).rounded() / 1000
+        var event = #"{"type":"speech","text":"\#(Self.escaped(text))","confidence":\#(confidence),"#
+        if !result.accepted, !result.text.isEmpty { event += #""guess":"\#(Self.escaped(result.text))","# }
+        return event + #""speech_ms":\#(speechMs),"at_ms":\#(flowMs)}"#
+    }
+
+    /// A string for a JSON literal (grammar phrases are plain words; quotes and controls stay safe).
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 
     /// A key: a barge-in if the agent is talking, then a caller turn.
@@ -201,7 +255,10 @@ final class DemoAgent {
         run = current
         guard let transition = result.transition else {
             // A caller turn that moved nothing: say the options again.
-            if userTurn, speaking == nil { return await speak("\(Self.keypadOnly) \(current.prompt.text)") }
+            if userTurn, speaking == nil {
+                let sorry = grammars[current.state.id] == nil ? Self.keypadOnly : Self.notUnderstood
+                return await speak("\(sorry) \(current.prompt.text)")
+            }
             return []
         }
         summary.path.append(transition.to)

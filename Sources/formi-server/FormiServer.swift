@@ -38,8 +38,17 @@ struct FormiServer: AsyncParsableCommand {
     @Option(name: .customLong("sim-command"), help: "How the banner's call command starts the simulator.") var simCommand = "python -m formi.sim"
     @Option(name: .customLong("sim-args"), help: "Arguments the banner's call command ends with.") var simArgs = "--wav caller.wav --dtmf 1@8 --save heard.wav"
     @Flag(name: .customLong("print-config"), help: "Print the effective configuration and exit.") var printConfig = false
+    @Option(name: .customLong("recognize-grammar"), help: "Decode the µ-law 8 kHz FILES against these |-separated phrases, print JSON lines, exit.") var recognizeGrammar: String?
+    @Option(name: .customLong("reject-below"), help: "With --recognize-grammar: the score per frame below which a guess is rejected.") var rejectBelow = Recognizer.defaultRejectBelow
+    @Argument(help: "With --recognize-grammar: raw µ-law 8 kHz files (or raw 16 kHz PCM16, named *.s16).") var files: [String] = []
+    @Option(name: .customLong("text"), help: "Run a text interaction with these messages (repeatable) on --text-agent, print the replies as JSON lines, record it, exit.") var texts: [String] = []
+    @Option(name: .customLong("text-agent"), help: "With --text: the agent and outlet, e.g. 1/1.") var textAgent = "1/1"
 
     func run() async throws {
+        if let recognizeGrammar {
+            try RecognizeTool.run(grammar: recognizeGrammar, files: files, rejectBelow: rejectBelow)
+            return
+        }
         var config = try self.config.map { try ServerConfig.load(path: $0) } ?? ServerConfig()
         if let host { config.listen.host = host; config.audiosocket.host = host }
         if let port { config.listen.port = port }
@@ -79,6 +88,10 @@ struct FormiServer: AsyncParsableCommand {
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(2)
+        }
+        if !texts.isEmpty {
+            try await TextInteractions.runTool(server: server, route: textAgent, messages: texts)
+            return
         }
         do {
             try await server.api.bootstrap(server: config, catalog: server.catalog)

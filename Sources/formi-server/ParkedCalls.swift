@@ -8,7 +8,7 @@ import Synchronization
 
 final class ParkedCall: @unchecked Sendable {
     /// The agent, handed from the dropped connection's task to the one that resumes (never both).
-    let agent: DemoAgent
+    let agent: any CallAgent
     /// How much of the utterance in flight the caller had heard when the socket dropped.
     let heardMs: Int64
     let startedAt: Date
@@ -16,7 +16,7 @@ final class ParkedCall: @unchecked Sendable {
     let segments: [[String: Any]]
     let callId: Int
 
-    init(agent: DemoAgent, heardMs: Int64, startedAt: Date, segments: [[String: Any]], callId: Int) {
+    init(agent: any CallAgent, heardMs: Int64, startedAt: Date, segments: [[String: Any]], callId: Int) {
         self.agent = agent
         self.heardMs = heardMs
         self.startedAt = startedAt

@@ -11,6 +11,10 @@ final class ServerContext: Sendable {
     let metrics: ServerMetrics
     let ledger: LedgerWriter
     let speech: Speech
+    /// Keyword recognition for the flows' speech conditions (nil: none name a phrase, or no model).
+    let recognizer: Recognizer?
+    /// Flow name -> state id -> the phrases the recogniser listens for there.
+    let grammars: [String: [Int64: SpeechGrammar]]
     let calls: CallRegistry
     let parked = ParkedCalls()
     /// Agents, outlets, flows and provider templates as the next call sees them (the configuration's,
@@ -63,6 +67,7 @@ final class ServerContext: Sendable {
         ledger = try LedgerWriter(location: config.ledger, dataDir: config.dataDir, metrics: metrics, logger: logger)
         try ledger.provision(config)
         speech = Speech(logger: logger, metrics: metrics)
+        (recognizer, grammars) = Recognizer.start(flows: flows, logger: logger)
         calls = CallRegistry(maxCalls: config.limits.maxCalls)
     }
 
@@ -81,7 +86,7 @@ final class ServerContext: Sendable {
         }
         defer { calls.release(id) }
         guard let templateJSON = templates[route.provider], let agentConfig = agent(route.agentId),
-              let outletConfig = outlet(route.outletId), let flow = flows[agentConfig.flow] else {
+              let outletConfig = outlet(route.outletId), agentConfig.agentUrl != nil || flows[agentConfig.flow] != nil else {
             await transport.close(code: 1011, reason: "the call's provider, agent or outlet is not configured")
             return
         }
@@ -89,8 +94,16 @@ final class ServerContext: Sendable {
         let context = await ContextRoutes.inputs(for: route, server: self)  // the platform API's pre-interaction context
         do {
             let template = try ProviderTemplate(json: templateJSON)
-            let agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
-                                  logger: logger.with("call", "\(id)"), inputs: context)
+            let agent: any CallAgent
+            if let flow = flows[agentConfig.flow], agentConfig.agentUrl == nil {
+                agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
+                                  logger: logger.with("call", "\(id)"), recognizer: recognizer, grammars: grammars[agentConfig.flow] ?? [:],
+                                  inputs: context)
+            } else {
+                // The bridge's messages wake the call at once rather than at its next 20 ms tick.
+                agent = AgentBridge(agent: agentConfig, route: route, server: self, logger: logger.with("call", "\(id)"),
+                                    wake: { continuation.yield(.tick) })
+            }
             handler = try CallHandler(id: id, route: route, template: template, agent: agent, transport: transport, server: self)
         } catch {
             metrics.errors(kind: "agent").increment()

@@ -26,7 +26,7 @@ final class TurnDetector {
     private var filled = 0
     private var speechRun = 0
     private var silenceRun = 0
-    private var inTurn = false
+    private(set) var inTurn = false
     private var turnSpeechFrames = 0
     private(set) var framesFlagged = 0
 

@@ -11,7 +11,8 @@ A thin, typed layer over libformi.so through ctypes (nothing to compile at insta
 - submodules imported on their own: `formi.aio` (a call's events straight from a websockets or FastAPI
   WebSocket), `formi.audiosocket` (an asyncio server for Asterisk's AudioSocket, raw TCP), `formi.pipecat`
   (a pipecat FrameSerializer for every provider), `formi.echo` (the example echo agent server:
-  `python -m formi.echo`) and `formi.sim` (a call simulator: `python -m formi.sim`).
+  `python -m formi.echo`), `formi.sim` (a call simulator: `python -m formi.sim`) and `formi.agent` (a bot
+  behind formi-server's agent bridge, docs/agent-protocol.md).
 
 Audio goes in as any bytes-like object (bytes, bytearray, memoryview, numpy arrays) and comes out as
 bytes (or numpy arrays, when numpy is installed and asked for); JSON goes in and out as dicts.
