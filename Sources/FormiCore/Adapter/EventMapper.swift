@@ -7,8 +7,9 @@
 // type-length-value frames, likewise read into an object ({"kind":"audio","type":16,"sample_rate":8000})
 // with the frame's payload at the path "$payload".
 //
-// The mapper remembers the call's audio format from the last `start` (media events carry it). It keeps
-// its buffers between messages: once warm, mapping allocates nothing. Not thread-safe: one per call.
+// The mapper remembers the call's audio format from the last `start` (media events carry it), unless its
+// owner (a session) says the format itself with `expect`. It keeps its buffers between messages: once
+// warm, mapping allocates nothing. Not thread-safe: one per call.
 
 public final class EventMapper {
     public let template: ProviderTemplate
@@ -32,7 +33,16 @@ public final class EventMapper {
     private var transcript = JSONWriter(capacity: 256)
     private var scratch = JSONWriter(capacity: 256)
 
-    public init(template: ProviderTemplate, limits: JSONLimits = JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 4096)) {
+    /// Whether a `start` sets the call's format. A session owns the format itself (it rejects a second
+    /// start, and knows the format of a call it announces) and says it with `expect`.
+    private let followsStart: Bool
+
+    public convenience init(template: ProviderTemplate, limits: JSONLimits = JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 4096)) {
+        self.init(template: template, limits: limits, followsStart: true)
+    }
+
+    init(template: ProviderTemplate, limits: JSONLimits, followsStart: Bool) {
+        self.followsStart = followsStart
         self.template = template
         callFormat = template.defaultFormat
         fields = EventFields(format: template.defaultFormat)
@@ -212,7 +222,7 @@ public final class EventMapper {
                 return fail("\(template.patterns[index].name): unsupported sample rate \(fields.format.sampleRate)")
             }
         }
-        if pattern.kind == .start { callFormat = fields.format }
+        if pattern.kind == .start && followsStart { callFormat = fields.format }
         if pattern.kind == .media, let audio = fields.audio, audio.count % fields.format.bytesPerFrame != 0 {
             return fail("media: \(audio.count) bytes is not a whole number of \(fields.format.encoding.name) frames")
         }

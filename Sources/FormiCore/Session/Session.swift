@@ -40,50 +40,35 @@ public final class Session {
     /// telephony role those of the agent server's messages.
     public var eventPatternNames: [String] { mapper.template.patternNames }
 
-    /// Reads what arrives: the provider's messages, or (telephony role) the agent server's.
+    /// Reads what arrives: the provider's messages, or (telephony role) the agent server's. It reads
+    /// media in the format the session tells it (`expect`): the session alone decides the call's format.
     let mapper: EventMapper
     var events = EventQueue()
     var output = OutputQueue()
     /// The host's clock in µs, once given.
     var now: Int64?
-    var reorder: MediaReorder
-    /// Media that came before start, in arrival order.
-    var early: [MediaReorder.Frame] = []
-    /// Frames dropped waiting for start.
-    var earlyLost: Int64 = 0
     /// Arriving audio -> the host's format.
     var inbound: Transcoder?
     /// The host's audio -> the call's format, cut into the frames the far end takes.
     var outbound: Transcoder?
     var values = OutgoingValues()
     var audioSocket = AudioSocketStream()
-    /// The track value of the caller's media (empty: every track).
-    let callerTrack: [UInt8]
-    /// The media message this end renders per frame (looked up once, not per frame).
-    let mediaMessage: OutgoingTemplate?
+    /// How this end puts one frame of audio on the wire (decided once, not per frame).
+    let mediaFraming: MediaFraming
+    /// The most audio the host may have waiting in `output` (µs); nil: no cap (the telephony role's
+    /// caller audio is taken at the host's pace).
+    let outputCapMicros: Int64?
     /// Scratch for rendering one message, and for converted audio (grown to the largest call, then reused).
     var rendered: [UInt8] = []
     var converted: UnsafeMutableRawBufferPointer
 
-    // Agent-server role.
-    var tracker = PlaybackTracker()
-    var marks: [OutstandingMark] = []
-    var markCounter: Int64 = 0
-    var sinceAutoMark: Int64 = 0
-    var clearedMarkNames: [[UInt8]] = []
-    let leadMicros: Int64?
-    /// AudioSocket: the start, waiting for the first audio frame to give the rate.
-    var pendingStart: PendingStart?
-    /// Whether the provider echoes marks (an incoming mark pattern and an outgoing mark message).
-    let marksEchoed: Bool
-    /// The provider asked for no more audio for now (Asterisk MEDIA_XOFF) until it resumes.
-    var paused = false
+    /// The role's own state: each role's entry points take it from here, once.
+    let side: Side
 
-    // Telephony role.
-    var playback: PlaybackQueue
-    var sequence: Int64 = 0
-    var chunk: Int64 = 0
-    var callerMicros: Int64 = 0
+    enum Side {
+        case agentServer(AgentServerSide)
+        case telephony(TelephonySide)
+    }
 
     /// Events waiting beyond this make `receive` refuse input until the host takes some.
     public static let maxPendingEvents = 1024
@@ -119,18 +104,15 @@ public final class Session {
         self.config = config
         role = config.role
         callFormat = template.defaultFormat
-        reorder = MediaReorder(window: config.reorderWindow)
         converted = .allocate(byteCount: 16 * 1024, alignment: 16)
         rendered.reserveCapacity(4096)
-        callerTrack = Array((config.callerTrack ?? template.callerTrack).utf8)
-        marksEchoed = template.patterns.contains { $0.kind == .mark } && (template.outgoing["mark"] ?? nil) != nil
-        mediaMessage = config.role == .agentServer ? template.outgoing["media"] ?? nil : template.telephony["media"]
-        leadMicros = config.outputLeadMilliseconds.map { Int64($0) &* 1000 } ?? (template.pacing == .sender ? 60_000 : nil)
+        mediaFraming = MediaFraming(template: template, role: config.role)
         let limits = JSONLimits(maxBytes: config.maxMessageBytes, maxDepth: 32, maxValues: 4096)
         switch config.role {
         case .agentServer:
-            mapper = EventMapper(template: template, limits: limits)
-            playback = PlaybackQueue(capacityLimit: 1)
+            mapper = EventMapper(template: template, limits: limits, followsStart: false)
+            outputCapMicros = Int64(config.maxQueuedMilliseconds) &* 1000
+            side = .agentServer(AgentServerSide(template: template, config: config))
         case .telephony:
             let server: ProviderTemplate
             do throws(TemplateError) {
@@ -139,11 +121,12 @@ public final class Session {
                 converted.deallocate()
                 throw .unsupported("\(template.name) cannot be used in the telephony role: \(error.message)")
             }
-            mapper = EventMapper(template: server, limits: limits)
-            let queueBytes = Int(SessionStats.bytes(micros: Int64(config.maxQueuedMilliseconds) &* 1000, format: config.localFormat))
-            playback = PlaybackQueue(capacityLimit: queueBytes)
+            mapper = EventMapper(template: server, limits: limits, followsStart: false)
+            outputCapMicros = nil
+            let telephony = TelephonySide(config: config)
+            side = .telephony(telephony)
             // Fully initialised here: if this throws, deinit frees `converted`.
-            try announceCall()
+            try announceCall(telephony)
         }
     }
 
@@ -202,9 +185,9 @@ public final class Session {
     /// message (if it has one) is queued. Telephony role: the provider's stop message is queued.
     public func end(reason: String) {
         guard state != .stopped else { return }
-        switch role {
-        case .agentServer: endAgentCall(reason: reason)
-        case .telephony: endTelephonyCall(reason: reason)
+        switch side {
+        case .agentServer(let agent): endAgentCall(reason: reason, agent)
+        case .telephony(let telephony): endTelephonyCall(reason: reason, telephony)
         }
         state = .stopped
         stats.endedAt = now.map { $0 / 1000 }
@@ -216,10 +199,14 @@ public final class Session {
         let micros = milliseconds.multipliedReportingOverflow(by: 1000)
         guard !micros.overflow else { return }
         now = max(now ?? micros.partialValue, micros.partialValue)
-        if role == .agentServer { resolveLocalMarks() }
-        // Telephony: the call starts with the session, before the host can give a clock; its first clock
-        // is the call's start.
-        if role == .telephony, stats.startedAt == nil, state == .streaming { stats.startedAt = milliseconds }
+        switch side {
+        case .agentServer(let agent):
+            resolveLocalMarks(agent)
+        case .telephony:
+            // The call starts with the session, before the host can give a clock; its first clock is the
+            // call's start.
+            if stats.startedAt == nil, state == .streaming { stats.startedAt = milliseconds }
+        }
     }
 
     private func handle(_ message: UnsafeRawBufferPointer, binary: Bool) {
@@ -232,55 +219,82 @@ public final class Session {
             stats.errors &+= 1
             return events.push(event)
         }
-        switch role {
-        case .agentServer: handleProviderEvent(event)
-        case .telephony: handleServerEvent(event)
+        switch side {
+        case .agentServer(let agent): handleProviderEvent(event, agent)
+        case .telephony(let telephony): handleServerEvent(event, telephony)
         }
     }
 
     // MARK: the host's actions, by role
 
     /// The host's audio in the local format: the agent's (sent to the provider) or the caller's (sent to
-    /// the agent server). Throws, sending nothing, when it cannot be sent.
+    /// the agent server), converted, framed and queued as the far end's media messages. Throws (queuing
+    /// nothing) before start, after stop, on a partial sample, or past the queue cap.
     public func sendAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
-        switch role {
-        case .agentServer: try sendAgentAudio(audio)
-        case .telephony: try sendCallerAudio(audio)
+        guard state == .streaming, let outbound else {
+            throw .state(state == .stopped ? "the call has ended" : "no start yet: the call's format is not known")
         }
+        guard audio.count % sendFormat.bytesPerFrame == 0 else {
+            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(sendFormat.bytesPerFrame)-byte frames")
+        }
+        let micros = SessionStats.micros(bytes: audio.count, format: sendFormat)
+        if let cap = outputCapMicros, output.queuedMicros &+ micros > cap {
+            throw .limit("agent audio queue full: \(output.queuedMicros / 1000) ms waiting, \(micros / 1000) ms more would pass the cap of \(config.maxQueuedMilliseconds) ms")
+        }
+        let framed: UnsafeRawBufferPointer
+        do throws(AudioError) {
+            framed = try convert(audio, with: outbound)
+        } catch {
+            throw .invalidAudio("\(error)")
+        }
+        switch side {
+        case .agentServer: stats.agentAudioMicros &+= micros
+        case .telephony: stats.callerAudioMicros &+= micros
+        }
+        try emitFrames(framed)
     }
 
     /// Agent-server role: the end of an utterance (its last partial frame is padded and sent).
     public func flush() throws(SessionError) {
-        guard role == .agentServer else { throw .unsupported("flush is for the agent-server role") }
-        try flushAgentAudio()
+        guard case .agentServer(let agent) = side else { throw .unsupported("flush is for the agent-server role") }
+        try flushAgentAudio(agent)
     }
 
     /// Agent-server role: a named mark after the whole frames sent so far (flush first to include the
     /// last partial frame); a `mark` event comes back when the caller has heard it (reason "played") or
     /// an interrupt discarded it ("cleared").
     public func sendMark(_ name: [UInt8]) throws(SessionError) {
-        guard role == .agentServer else { throw .unsupported("marks are sent by the agent-server role") }
-        try sendAgentMark(name)
+        guard case .agentServer(let agent) = side else { throw .unsupported("marks are sent by the agent-server role") }
+        try sendAgentMark(name, agent)
     }
 
     /// Agent-server role: barge-in.
     @discardableResult
     public func interrupt() throws(SessionError) -> PlaybackReport {
-        guard role == .agentServer else { throw .unsupported("interrupt is for the agent-server role") }
-        return try interruptAgent()
+        guard case .agentServer(let agent) = side else { throw .unsupported("interrupt is for the agent-server role") }
+        return try interruptAgent(agent)
+    }
+
+    /// Agent-server role: the current (or last interrupted) utterance's playback figures (the telephony
+    /// role sends no agent audio: all zero).
+    public func playbackReport() -> PlaybackReport {
+        switch side {
+        case .agentServer(let agent): agent.tracker.report(now: now, queued: output.queuedMicros)
+        case .telephony: PlaybackTracker().report(now: now, queued: output.queuedMicros)
+        }
     }
 
     /// Telephony role: a DTMF digit from the caller.
     public func sendDigit(_ digit: UInt8, durationMilliseconds: Int64 = 100) throws(SessionError) {
-        guard role == .telephony else { throw .unsupported("DTMF is sent by the telephony role") }
-        try sendCallerDigit(digit, durationMilliseconds: durationMilliseconds)
+        guard case .telephony(let telephony) = side else { throw .unsupported("DTMF is sent by the telephony role") }
+        try sendCallerDigit(digit, durationMilliseconds: durationMilliseconds, telephony)
     }
 
     /// Telephony role: fills `out` with the next agent audio to play, padded with silence; returns the
     /// bytes of real audio.
     public func readAudio(into out: UnsafeMutableRawBufferPointer) throws(SessionError) -> Int {
-        guard role == .telephony else { throw .unsupported("the playback queue is the telephony role's") }
-        return readPlayback(into: out)
+        guard case .telephony(let telephony) = side else { throw .unsupported("the playback queue is the telephony role's") }
+        return readPlayback(into: out, telephony)
     }
 
     // MARK: output
@@ -293,20 +307,23 @@ public final class Session {
     /// The next message to send and whether it is binary; its bytes stay valid until the next call on
     /// the session. nil when there is nothing to send now (with pacing: nothing due yet).
     public func nextOutput() -> (bytes: UnsafeRawBufferPointer, binary: Bool)? {
+        // Only the agent-server role paces, tracks playback and sends marks of its own.
+        let agent: AgentServerSide?
+        if case .agentServer(let side) = side { agent = side } else { agent = nil }
         while let head = output.first {
-            if case .media = head.kind, paused { return nil }
-            if case .media = head.kind, let lead = leadMicros, role == .agentServer {
+            if case .media = head.kind, let agent {
+                if agent.paused { return nil }
                 // Paced: keep at most `lead` of audio ahead of real time at the provider.
-                if tracker.ahead(now: now ?? 0) > lead { return nil }
+                if let lead = agent.leadMicros, agent.tracker.ahead(now: now ?? 0) > lead { return nil }
             }
             guard let (message, bytes) = output.pop() else { return nil }
             switch message.kind {
             case .media(let micros):
-                if role == .agentServer { tracker.sent(micros, now: now ?? (leadMicros != nil ? 0 : nil)) }
+                agent?.tracker.sent(micros, now: now ?? (agent?.leadMicros != nil ? 0 : nil))
             case .mark(let id):
-                if let index = marks.firstIndex(where: { $0.id == id }) { marks[index].sent = true }
+                if let agent, let index = agent.marks.firstIndex(where: { $0.id == id }) { agent.marks[index].sent = true }
             case .utteranceEnd:
-                tracker.endUtterance()
+                agent?.tracker.endUtterance()
                 continue
             case .control:
                 break
