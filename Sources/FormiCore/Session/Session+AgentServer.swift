@@ -302,7 +302,7 @@ extension Session {
     /// Ends an utterance: the last partial frame goes out padded with silence, then a playback mark.
     func flushAgentAudio(_ agent: AgentServerSide) throws(SessionError) {
         guard state == .streaming, let outbound else { throw .state("no call is streaming") }
-        try emitFrames(drain(outbound))
+        try emitFrames(drain(outbound), agent: agent, telephony: nil)
         if config.playbackMarkInterval > 0 && agent.sinceAutoMark > 0 { queueMark(nil, agent) }
         output.push(UnsafeRawBufferPointer(start: nil, count: 0), binary: false, kind: .utteranceEnd)
     }

@@ -45,14 +45,9 @@ extension Session {
     /// Queues one media message per whole frame of `framed` (a multiple of the frame size). Throws only
     /// in the telephony role, when the provider's media message cannot be rendered (frames before it
     /// stay queued); the agent-server role reports that as an error event and carries on.
-    func emitFrames(_ framed: UnsafeRawBufferPointer) throws(SessionError) {
+    /// (`agent` or `telephony`: the session's side.)
+    func emitFrames(_ framed: UnsafeRawBufferPointer, agent: AgentServerSide?, telephony: TelephonySide?) throws(SessionError) {
         guard let outbound, outbound.frameBytes > 0 else { return }
-        let agent: AgentServerSide?
-        let telephony: TelephonySide?
-        switch side {
-        case .agentServer(let side): (agent, telephony) = (side, nil)
-        case .telephony(let side): (agent, telephony) = (nil, side)
-        }
         let size = outbound.frameBytes
         let micros = SessionStats.micros(bytes: size, format: outbound.output)
         let markEvery = Int64(config.playbackMarkInterval) &* 1000

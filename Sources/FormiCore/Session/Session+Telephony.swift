@@ -104,7 +104,8 @@ extension Session {
             values.sequence = telephony.sequence
         }
         rendered.removeAll(keepingCapacity: true)
-        if let missing = message.render(values, into: &rendered) {
+        let missing = message.render(inPlace: &values, into: &rendered)
+        if let missing {
             throw .unsupported("cannot render \(name): no value for {{\(missing.rawValue)}}")
         }
         output.push(rendered, binary: false, kind: kind)

@@ -65,7 +65,9 @@ public final class Session {
     /// The role's own state: each role's entry points take it from here, once.
     let side: Side
 
-    enum Side {
+    // Noncopyable: a switch over it borrows the role's state rather than retaining it (the frame path
+    // looks it up per call).
+    enum Side: ~Copyable {
         case agentServer(AgentServerSide)
         case telephony(TelephonySide)
     }
@@ -248,31 +250,40 @@ public final class Session {
             throw .invalidAudio("\(error)")
         }
         switch side {
-        case .agentServer: stats.agentAudioMicros &+= micros
-        case .telephony: stats.callerAudioMicros &+= micros
+        case .agentServer(let agent):
+            stats.agentAudioMicros &+= micros
+            try emitFrames(framed, agent: agent, telephony: nil)
+        case .telephony(let telephony):
+            stats.callerAudioMicros &+= micros
+            try emitFrames(framed, agent: nil, telephony: telephony)
         }
-        try emitFrames(framed)
     }
 
     /// Agent-server role: the end of an utterance (its last partial frame is padded and sent).
     public func flush() throws(SessionError) {
-        guard case .agentServer(let agent) = side else { throw .unsupported("flush is for the agent-server role") }
-        try flushAgentAudio(agent)
+        switch side {
+        case .agentServer(let agent): try flushAgentAudio(agent)
+        case .telephony: throw .unsupported("flush is for the agent-server role")
+        }
     }
 
     /// Agent-server role: a named mark after the whole frames sent so far (flush first to include the
     /// last partial frame); a `mark` event comes back when the caller has heard it (reason "played") or
     /// an interrupt discarded it ("cleared").
     public func sendMark(_ name: [UInt8]) throws(SessionError) {
-        guard case .agentServer(let agent) = side else { throw .unsupported("marks are sent by the agent-server role") }
-        try sendAgentMark(name, agent)
+        switch side {
+        case .agentServer(let agent): try sendAgentMark(name, agent)
+        case .telephony: throw .unsupported("marks are sent by the agent-server role")
+        }
     }
 
     /// Agent-server role: barge-in.
     @discardableResult
     public func interrupt() throws(SessionError) -> PlaybackReport {
-        guard case .agentServer(let agent) = side else { throw .unsupported("interrupt is for the agent-server role") }
-        return try interruptAgent(agent)
+        switch side {
+        case .agentServer(let agent): return try interruptAgent(agent)
+        case .telephony: throw .unsupported("interrupt is for the agent-server role")
+        }
     }
 
     /// Agent-server role: the current (or last interrupted) utterance's playback figures (the telephony
@@ -286,15 +297,19 @@ public final class Session {
 
     /// Telephony role: a DTMF digit from the caller.
     public func sendDigit(_ digit: UInt8, durationMilliseconds: Int64 = 100) throws(SessionError) {
-        guard case .telephony(let telephony) = side else { throw .unsupported("DTMF is sent by the telephony role") }
-        try sendCallerDigit(digit, durationMilliseconds: durationMilliseconds, telephony)
+        switch side {
+        case .telephony(let telephony): try sendCallerDigit(digit, durationMilliseconds: durationMilliseconds, telephony)
+        case .agentServer: throw .unsupported("DTMF is sent by the telephony role")
+        }
     }
 
     /// Telephony role: fills `out` with the next agent audio to play, padded with silence; returns the
     /// bytes of real audio.
     public func readAudio(into out: UnsafeMutableRawBufferPointer) throws(SessionError) -> Int {
-        guard case .telephony(let telephony) = side else { throw .unsupported("the playback queue is the telephony role's") }
-        return readPlayback(into: out, telephony)
+        switch side {
+        case .telephony(let telephony): return readPlayback(into: out, telephony)
+        case .agentServer: throw .unsupported("the playback queue is the telephony role's")
+        }
     }
 
     // MARK: output
@@ -307,9 +322,14 @@ public final class Session {
     /// The next message to send and whether it is binary; its bytes stay valid until the next call on
     /// the session. nil when there is nothing to send now (with pacing: nothing due yet).
     public func nextOutput() -> (bytes: UnsafeRawBufferPointer, binary: Bool)? {
-        // Only the agent-server role paces, tracks playback and sends marks of its own.
-        let agent: AgentServerSide?
-        if case .agentServer(let side) = side { agent = side } else { agent = nil }
+        switch side {
+        case .agentServer(let agent): nextOutput(agent)
+        case .telephony: nextOutput(nil)
+        }
+    }
+
+    /// Only the agent-server role paces, tracks playback and sends marks of its own.
+    private func nextOutput(_ agent: AgentServerSide?) -> (bytes: UnsafeRawBufferPointer, binary: Bool)? {
         while let head = output.first {
             if case .media = head.kind, let agent {
                 if agent.paused { return nil }
@@ -369,7 +389,8 @@ public final class Session {
     /// Renders a template into `rendered`; false (with an error noted) when a value is missing.
     func render(_ template: OutgoingTemplate, name: String) -> Bool {
         rendered.removeAll(keepingCapacity: true)
-        if let missing = template.render(values, into: &rendered) {
+        let missing = template.render(inPlace: &values, into: &rendered)
+        if let missing {
             reject("cannot render \(name): no value for {{\(missing.rawValue)}}")
             return false
         }
