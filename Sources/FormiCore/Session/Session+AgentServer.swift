@@ -55,7 +55,7 @@ final class AgentServerSide {
         reorder = MediaReorder(window: config.reorderWindow)
         callerTrack = Array((config.callerTrack ?? template.callerTrack).utf8)
         leadMicros = config.outputLeadMilliseconds.map { Int64($0) &* 1000 } ?? (template.pacing == .sender ? 60_000 : nil)
-        markMessage = template.patterns.contains { $0.kind == .mark } ? template.outgoing["mark"] ?? nil : nil
+        markMessage = template.patterns.contains { $0.kind == .mark } ? template.messages.mark : nil
     }
 }
 
@@ -81,9 +81,9 @@ extension Session {
             guard state != .streaming, agent.pendingStart == nil else {
                 return reject("duplicate start: rejected (the call keeps the format of the first start)")
             }
-            if template.binary == .audiosocket {
+            if framing.startWaitsForMedia {
                 // AudioSocket's start (the UUID frame) does not say the rate: the first audio frame's
-                // type does (0x10 slin 8 kHz ... 0x16 48 kHz). The start waits for it.
+                // type does. The start waits for it.
                 agent.pendingStart = PendingStart(event)
                 return
             }
@@ -329,7 +329,7 @@ extension Session {
         let report = agent.tracker.interrupt(now: now, queued: unsent)
         stats.interruptions &+= 1
         stats.interruptedAudioMicros &+= unsent &+ unplayed
-        if let clear = template.outgoing["clear"] ?? nil, render(clear, name: "clear") {
+        if let clear = template.messages.clear, render(clear, name: "clear") {
             output.push(rendered, binary: false, kind: .control)
         }
         agent.clearedMarkNames.removeAll(keepingCapacity: true)
@@ -345,10 +345,11 @@ extension Session {
     func endAgentCall(reason: String, _ agent: AgentServerSide) {
         if let pending = agent.pendingStart { completeStart(pending, format: callFormat, agent) }
         finishCallerAudio(agent)
-        if template.binary == .audiosocket {
-            // AudioSocket's hangup is a frame of its own (type 0x00, no payload).
-            output.push([AudioSocketStream.hangup, 0, 0], binary: true, kind: .control)
-        } else if let hangup = (template.outgoing["hangup"] ?? nil) ?? (template.outgoing["disconnect"] ?? nil), render(hangup, name: "hangup") {
+        if framing.hasOwnFrames {
+            rendered.removeAll(keepingCapacity: true)
+            framing.appendFrame(.hangup, to: &rendered)
+            output.push(rendered, binary: true, kind: .control)
+        } else if let hangup = template.messages.hangup, render(hangup, name: "hangup") {
             output.push(rendered, binary: false, kind: .control)
         }
         var event = ProviderEvent(format: callFormat)

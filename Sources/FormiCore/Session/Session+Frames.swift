@@ -6,16 +6,16 @@
 enum MediaFraming {
     /// A binary frame holding the audio alone.
     case raw
-    /// An AudioSocket audio frame (its type says the rate).
-    case audioSocket
+    /// The transport's own audio frame (AudioSocket's: its type says the rate).
+    case transport(any BinaryFraming)
     /// A text message rendered from the template, the audio in its {{audio}}.
     case message(OutgoingTemplate)
     /// The template has no way to send audio: frames are dropped.
     case none
 
-    init(template: ProviderTemplate, role: SessionRole) {
-        if template.binary == .audiosocket {
-            self = .audioSocket
+    init(template: ProviderTemplate, framing: any BinaryFraming, role: SessionRole) {
+        if framing.hasOwnFrames {
+            self = .transport(framing)
             return
         }
         switch role {
@@ -23,7 +23,7 @@ enum MediaFraming {
             // Binary media only where the provider takes binary frames at all.
             if template.binary == .media && template.payload == .binary {
                 self = .raw
-            } else if let media = template.outgoing["media"] ?? nil {
+            } else if let media = template.messages.media {
                 self = .message(media)
             } else {
                 self = .none
@@ -32,7 +32,7 @@ enum MediaFraming {
             // Speaking as the provider: its audio is binary whenever its payload is.
             if template.payload == .binary {
                 self = .raw
-            } else if let media = template.telephony["media"] {
+            } else if let media = template.telephonyMessages.media {
                 self = .message(media)
             } else {
                 self = .none
@@ -59,9 +59,9 @@ extension Session {
             switch mediaFraming {
             case .raw:
                 output.push(frame, binary: true, kind: .media(micros: micros))
-            case .audioSocket:
+            case .transport(let framing):
                 rendered.removeAll(keepingCapacity: true)
-                AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: outbound.output.sampleRate) ?? 0x10, payload: frame, to: &rendered)
+                framing.appendAudio(frame, format: outbound.output, to: &rendered)
                 output.push(rendered, binary: true, kind: .media(micros: micros))
             case .message(let media):
                 values.audio = frame

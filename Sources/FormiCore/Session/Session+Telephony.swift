@@ -40,17 +40,11 @@ extension Session {
             }
         }
         if let problem { throw .invalidConfig("custom_parameters must be a JSON object: \(problem)") }
-        if template.binary == .audiosocket {
-            guard format.encoding == .pcm16LE, format.channels == 1, AudioSocketStream.audioType(sampleRate: format.sampleRate) != nil else {
-                throw .invalidConfig("AudioSocket carries 16-bit little-endian mono PCM at 8, 12, 16, 24, 32, 44.1 or 48 kHz")
-            }
-            guard AudioSocketStream.uuidBytes(call.callId) != nil else {
-                throw .invalidConfig("AudioSocket identifies a call by a UUID: call_id \"\(call.callId)\" is not one")
-            }
-        } else if template.telephony["start"] == nil {
+        if let refusal = framing.refusal(callFormat: format, callId: call.callId) { throw .invalidConfig(refusal) }
+        if !framing.hasOwnFrames && template.telephonyMessages.start == nil {
             throw .unsupported("\(template.name) has no events.telephony.start: it cannot be used in the telephony role")
         }
-        if template.payload == .base64 && template.telephony["media"] == nil {
+        if template.payload == .base64 && template.telephonyMessages.media == nil {
             throw .unsupported("\(template.name) has no events.telephony.media: it cannot send caller audio")
         }
         let frame = callerFrameBytes(for: format)
@@ -76,14 +70,12 @@ extension Session {
         values.channels = Int64(format.channels)
         values.frameBytes = Int64(format.bytesPer20ms)
 
-        if let connected = template.telephony["connected"] { try sendProviderMessage(connected, name: "connected", telephony) }
-        if template.binary == .audiosocket {
+        if let connected = template.telephonyMessages.connected { try sendProviderMessage(connected, name: "connected", telephony) }
+        if framing.hasOwnFrames {
             rendered.removeAll(keepingCapacity: true)
-            (AudioSocketStream.uuidBytes(call.callId) ?? []).withUnsafeBytes {
-                AudioSocketStream.appendFrame(type: AudioSocketStream.uuid, payload: $0, to: &rendered)
-            }
+            framing.appendFrame(.start(callId: call.callId), to: &rendered)
             output.push(rendered, binary: true, kind: .control)
-        } else if let start = template.telephony["start"] {
+        } else if let start = template.telephonyMessages.start {
             try sendProviderMessage(start, name: "start", telephony)
         }
         state = .streaming
@@ -120,12 +112,12 @@ extension Session {
                 || (UInt8(ascii: "A")...UInt8(ascii: "D")).contains(digit) else {
             throw .invalidConfig("a DTMF digit is 0-9, *, # or A-D")
         }
-        if template.binary == .audiosocket {
+        if framing.hasOwnFrames {
             rendered.removeAll(keepingCapacity: true)
-            withUnsafeBytes(of: digit) { AudioSocketStream.appendFrame(type: AudioSocketStream.dtmf, payload: $0, to: &rendered) }
+            framing.appendFrame(.dtmf(digit), to: &rendered)
             output.push(rendered, binary: true, kind: .control)
         } else {
-            guard let dtmf = template.telephony["dtmf"] else { throw .unsupported("\(template.name) has no events.telephony.dtmf") }
+            guard let dtmf = template.telephonyMessages.dtmf else { throw .unsupported("\(template.name) has no events.telephony.dtmf") }
             values.digit = [digit]
             values.duration = durationMilliseconds
             try sendProviderMessage(dtmf, name: "dtmf", telephony)
@@ -135,9 +127,11 @@ extension Session {
 
     func endTelephonyCall(reason: String, _ telephony: TelephonySide) {
         values.reason = Array(reason.utf8)
-        if template.binary == .audiosocket {
-            output.push([AudioSocketStream.hangup, 0, 0], binary: true, kind: .control)
-        } else if let stop = template.telephony["stop"] {
+        if framing.hasOwnFrames {
+            rendered.removeAll(keepingCapacity: true)
+            framing.appendFrame(.hangup, to: &rendered)
+            output.push(rendered, binary: true, kind: .control)
+        } else if let stop = template.telephonyMessages.stop {
             try? sendProviderMessage(stop, name: "stop", telephony)
         }
     }
@@ -165,7 +159,7 @@ extension Session {
             stats.interruptions &+= 1
             stats.interruptedAudioMicros &+= droppedMicros
             for mark in telephony.playback.takeMarks() { echoMark(mark.name, cleared: true, telephony) }
-            if let cleared = template.telephony["cleared"] { try? sendProviderMessage(cleared, name: "cleared", telephony) }
+            if let cleared = template.telephonyMessages.cleared { try? sendProviderMessage(cleared, name: "cleared", telephony) }
             events.push(event)
         case .stop:
             state = .stopped
@@ -179,7 +173,7 @@ extension Session {
     /// Strict: whether agent media keeps the provider's rules; each rule broken is an error event naming
     /// it. Media for another stream is dropped, as the provider drops it; the rest is still played.
     private func conforms(_ event: ProviderEvent) -> Bool {
-        let media = template.outgoing["media"] ?? nil
+        let media = template.messages.media
         if media?.placeholders.contains("stream_id") == true {
             let given = event.texts[.streamId]
             guard let given, given.elementsEqual(values.streamId) else {
@@ -251,7 +245,8 @@ extension Session {
 
     /// Tells the agent server that a mark's audio has played (or was cleared).
     private func echoMark(_ name: [UInt8], cleared: Bool, _ telephony: TelephonySide) {
-        guard let template = (cleared ? self.template.telephony["mark_cleared"] : nil) ?? self.template.telephony["mark"] else { return }
+        let messages = template.telephonyMessages
+        guard let template = (cleared ? messages.markCleared : nil) ?? messages.mark else { return }
         values.mark = name
         guard (try? sendProviderMessage(template, name: "mark", telephony)) != nil else { return }
         if cleared { stats.marksCleared &+= 1 } else { stats.marksPlayed &+= 1 }

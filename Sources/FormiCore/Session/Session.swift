@@ -52,6 +52,10 @@ public final class Session {
     /// The host's audio -> the call's format, cut into the frames the far end takes.
     var outbound: Transcoder?
     var values = OutgoingValues()
+    /// The transport's own framing (AudioSocket's frames, or none beyond whole messages).
+    let framing: any BinaryFraming
+    /// Binary input is a byte stream (`framing.isByteStream`), assembled by `audioSocket`.
+    let binaryIsStream: Bool
     var audioSocket = AudioSocketStream()
     /// How this end puts one frame of audio on the wire (decided once, not per frame).
     let mediaFraming: MediaFraming
@@ -108,7 +112,9 @@ public final class Session {
         callFormat = template.defaultFormat
         converted = .allocate(byteCount: 16 * 1024, alignment: 16)
         rendered.reserveCapacity(4096)
-        mediaFraming = MediaFraming(template: template, role: config.role)
+        framing = template.binaryFraming
+        binaryIsStream = framing.isByteStream
+        mediaFraming = MediaFraming(template: template, framing: framing, role: config.role)
         let limits = JSONLimits(maxBytes: config.maxMessageBytes, maxDepth: 32, maxValues: 4096)
         switch config.role {
         case .agentServer:
@@ -142,7 +148,7 @@ public final class Session {
         guard events.count < Self.maxPendingEvents else {
             throw .limit("\(events.count) events are waiting: take them with next_event before receiving more")
         }
-        if binary && template.binary == .audiosocket {
+        if binary && binaryIsStream {
             // A TCP byte stream: one read may carry thousands of frames, each an event. All or nothing.
             let room = Self.maxPendingEvents &- events.count
             let frames = audioSocket.frameCount(bytes, limit: room &+ 1)
@@ -165,7 +171,7 @@ public final class Session {
     /// are taken); any other frame is taken whole, or not at all (0) while events wait at the cap.
     public func receivePart(_ bytes: UnsafeRawBufferPointer, binary: Bool) -> Int {
         guard events.count < Self.maxPendingEvents else { return 0 }
-        guard binary && template.binary == .audiosocket else {
+        guard binary && binaryIsStream else {
             do throws(SessionError) {
                 try receive(bytes, binary: binary)
             } catch {
