@@ -6,8 +6,8 @@
 enum MediaFraming {
     /// A binary frame holding the audio alone.
     case raw
-    /// The transport's own audio frame (AudioSocket's: its type says the rate).
-    case transport(any BinaryFraming)
+    /// The transport's own audio frame (`Session.framing`; AudioSocket's type says the rate).
+    case transport
     /// A text message rendered from the template, the audio in its {{audio}}.
     case message(OutgoingTemplate)
     /// The template has no way to send audio: frames are dropped.
@@ -15,7 +15,7 @@ enum MediaFraming {
 
     init(template: ProviderTemplate, framing: any BinaryFraming, role: SessionRole) {
         if framing.hasOwnFrames {
-            self = .transport(framing)
+            self = .transport
             return
         }
         switch role {
@@ -59,7 +59,7 @@ extension Session {
             switch mediaFraming {
             case .raw:
                 output.push(frame, binary: true, kind: .media(micros: micros))
-            case .transport(let framing):
+            case .transport:
                 rendered.removeAll(keepingCapacity: true)
                 framing.appendAudio(frame, format: outbound.output, to: &rendered)
                 output.push(rendered, binary: true, kind: .media(micros: micros))
