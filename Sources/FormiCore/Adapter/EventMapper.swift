@@ -7,8 +7,9 @@
 // type-length-value frames, likewise read into an object ({"kind":"audio","type":16,"sample_rate":8000})
 // with the frame's payload at the path "$payload".
 //
-// The mapper remembers the call's audio format from the last `start` (media events carry it). It keeps
-// its buffers between messages: once warm, mapping allocates nothing. Not thread-safe: one per call.
+// The mapper remembers the call's audio format from the last `start` (media events carry it), unless its
+// owner (a session) says the format itself with `expect`. It keeps its buffers between messages: once
+// warm, mapping allocates nothing. Not thread-safe: one per call.
 
 public final class EventMapper {
     public let template: ProviderTemplate
@@ -32,7 +33,16 @@ public final class EventMapper {
     private var transcript = JSONWriter(capacity: 256)
     private var scratch = JSONWriter(capacity: 256)
 
-    public init(template: ProviderTemplate, limits: JSONLimits = JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 4096)) {
+    /// Whether a `start` sets the call's format. A session owns the format itself (it rejects a second
+    /// start, and knows the format of a call it announces) and says it with `expect`.
+    private let followsStart: Bool
+
+    public convenience init(template: ProviderTemplate, limits: JSONLimits = JSONLimits(maxBytes: 1 << 20, maxDepth: 32, maxValues: 4096)) {
+        self.init(template: template, limits: limits, followsStart: true)
+    }
+
+    init(template: ProviderTemplate, limits: JSONLimits, followsStart: Bool) {
+        self.followsStart = followsStart
         self.template = template
         callFormat = template.defaultFormat
         fields = EventFields(format: template.defaultFormat)
@@ -92,44 +102,11 @@ public final class EventMapper {
         }
     }
 
-    /// One AudioSocket frame: type (1 byte), payload length (2 bytes, big-endian), payload.
+    /// One AudioSocket frame, read as a JSON object the patterns match (AudioSocket.swift).
     private func mapAudioSocket(_ frame: UnsafeRawBufferPointer) {
-        guard frame.count >= 3 else { return fail("audiosocket: a frame needs 3 header bytes, got \(frame.count)") }
-        let type = frame[0]
-        let length = Int(frame[1]) << 8 | Int(frame[2])
-        guard frame.count == 3 &+ length else {
-            return fail("audiosocket: frame type 0x\(String(type, radix: 16)) declares \(length) bytes of payload but carries \(frame.count - 3)")
-        }
-        let payload = UnsafeRawBufferPointer(rebasing: frame[3...])
-        transcript.reset()
-        transcript.beginObject()
-        transcript.key("type"); transcript.int(Int64(type))
-        transcript.key("length"); transcript.int(Int64(length))
-        transcript.key("kind")
-        switch type {
-        case 0x00:
-            transcript.string("hangup")
-        case 0x01:
-            guard length == 16 else { return fail("audiosocket: the UUID frame must carry 16 bytes, not \(length)") }
-            transcript.string("uuid")
-            transcript.key("uuid"); transcript.string(uuidText(payload))
-        case 0x03:
-            guard length == 1 else { return fail("audiosocket: the DTMF frame must carry 1 byte, not \(length)") }
-            transcript.string("dtmf")
-            transcript.key("digit"); transcript.string(CollectionOfOne(payload[0]))
-        case 0x10...0x18:
-            let rates = [8000, 12000, 16000, 24000, 32000, 44100, 48000, 96000, 192000]
-            transcript.string("audio")
-            transcript.key("sample_rate"); transcript.int(Int64(rates[Int(type &- 0x10)]))
-        case 0xFF:
-            transcript.string("error")
-            transcript.key("code"); transcript.int(length > 0 ? Int64(payload[0]) : 0)
-        default:
-            transcript.string("unknown")
-        }
-        transcript.endObject()
+        if let problem = AudioSocket.transcribe(frame, into: &transcript) { return fail(problem) }
         let bytes = transcript.bytes
-        bytes.withUnsafeBytes { mapJSON($0, payload: payload) }
+        bytes.withUnsafeBytes { mapJSON($0, payload: UnsafeRawBufferPointer(rebasing: frame[3...])) }
     }
 
     /// One plain-text control line: the first word is the event, "key:value" words are fields, and bare
@@ -212,7 +189,7 @@ public final class EventMapper {
                 return fail("\(template.patterns[index].name): unsupported sample rate \(fields.format.sampleRate)")
             }
         }
-        if pattern.kind == .start { callFormat = fields.format }
+        if pattern.kind == .start && followsStart { callFormat = fields.format }
         if pattern.kind == .media, let audio = fields.audio, audio.count % fields.format.bytesPerFrame != 0 {
             return fail("media: \(audio.count) bytes is not a whole number of \(fields.format.encoding.name) frames")
         }
@@ -433,16 +410,5 @@ public final class EventMapper {
             case .error: return false
             }
         }
-    }
-
-    private func uuidText(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        let hex = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for (i, byte) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0xF)])
-        }
-        return out
     }
 }

@@ -58,7 +58,13 @@ public struct OutgoingTemplate: Sendable {
 
     /// Renders the message into `out` (appending). Fields the template uses must be present in
     /// `values`; returns the missing slot otherwise (and `out` is left with a partial message).
-    public func render(_ values: OutgoingValues, into out: inout [UInt8]) -> Slot? {
+    /// `render` for values held in a class: an inout argument is read where it lies, where a by-value
+    /// one would be copied (every array in it retained and released) on each call.
+    func render(inPlace values: inout OutgoingValues, into out: inout [UInt8]) -> Slot? {
+        render(values, into: &out)
+    }
+
+    public func render(_ values: borrowing OutgoingValues, into out: inout [UInt8]) -> Slot? {
         for segment in segments {
             switch segment {
             case .literal(let bytes):

@@ -117,6 +117,9 @@ public final class ProviderTemplate {
     public let resumePattern: Int?
     /// The provider's own messages, for the telephony role.
     public let telephony: [String: OutgoingTemplate]
+    /// `outgoing` and `telephony` by what each message is for.
+    public let messages: OutgoingMessages
+    public let telephonyMessages: TelephonyMessages
     /// Whether the template describes what an agent server sends (see `ServerTemplate`): the seed's
     /// mandatory events do not apply.
     let serverSide: Bool
@@ -170,6 +173,8 @@ public final class ProviderTemplate {
         extraNames = loader.extraNames
         outgoing = loaded.outgoing
         telephony = loaded.telephony
+        messages = OutgoingMessages(loaded.outgoing)
+        telephonyMessages = TelephonyMessages(loaded.telephony)
         pausePattern = loaded.pause
         resumePattern = loaded.resume
         self.serverSide = serverSide

@@ -38,9 +38,7 @@ extension ProviderTemplate {
         writer.key("message_patterns")
         writer.beginObject()
         if binary == .audiosocket {
-            writer.raw(Array(#""media":{"detection_pattern":{"kind":"audio"},"extraction_map":{"audio":"$payload","sample_rate":"sample_rate"}}"#.utf8))
-            writer.raw(Array(#""hangup":{"maps_to":"stop","detection_pattern":{"kind":"hangup"},"extraction_map":{}}"#.utf8))
-            writer.raw(Array(#""failed":{"maps_to":"stop","detection_pattern":{"kind":"error"},"extraction_map":{"reason":"kind"}}"#.utf8))
+            for pattern in AudioSocket.serverPatterns { writer.raw(pattern) }
         }
         if let outgoing = root["events"]?["outgoing"], outgoing.kind == .object {
             for member in outgoing.members where member.value.kind != .null {

@@ -27,60 +27,90 @@ struct PendingStart {
     }
 }
 
+/// What only the agent-server role keeps: the caller's media on its way in (early frames, the reorder
+/// window), and the agent's on its way out (marks, playback truth, the provider's flow control).
+final class AgentServerSide {
+    var reorder: MediaReorder
+    /// Media that came before start, in arrival order.
+    var early: [MediaReorder.Frame] = []
+    /// Frames dropped waiting for start.
+    var earlyLost: Int64 = 0
+    /// The track value of the caller's media (empty: every track).
+    let callerTrack: [UInt8]
+    /// AudioSocket: the start, waiting for the first audio frame to give the rate.
+    var pendingStart: PendingStart?
+    var tracker = PlaybackTracker()
+    var marks: [OutstandingMark] = []
+    var markCounter: Int64 = 0
+    var sinceAutoMark: Int64 = 0
+    var clearedMarkNames: [[UInt8]] = []
+    /// How far ahead of real time the host's audio may run at the provider (sender-paced providers).
+    let leadMicros: Int64?
+    /// The provider's mark message, when the provider echoes marks (it has an incoming mark pattern too).
+    let markMessage: OutgoingTemplate?
+    /// The provider asked for no more audio for now (Asterisk MEDIA_XOFF) until it resumes.
+    var paused = false
+
+    init(template: ProviderTemplate, config: SessionConfig) {
+        reorder = MediaReorder(window: config.reorderWindow)
+        callerTrack = Array((config.callerTrack ?? template.callerTrack).utf8)
+        leadMicros = config.outputLeadMilliseconds.map { Int64($0) &* 1000 } ?? (template.pacing == .sender ? 60_000 : nil)
+        markMessage = template.patterns.contains { $0.kind == .mark } ? template.messages.mark : nil
+    }
+}
+
 extension Session {
     // MARK: provider -> host
 
     /// One provider event (not an error; the session is not stopped: `Session.handle` saw to both).
-    func handleProviderEvent(_ event: ProviderEvent) {
+    func handleProviderEvent(_ event: ProviderEvent, _ agent: AgentServerSide) {
         switch event.kind {
         case .error:
             break
         case .ignored:
             // Flow control: the provider's queue is full (Asterisk MEDIA_XOFF at 900 frames) or has room again.
             if let pattern = event.pattern {
-                if pattern == template.pausePattern { paused = true }
-                if pattern == template.resumePattern { paused = false }
+                if pattern == template.pausePattern { agent.paused = true }
+                if pattern == template.resumePattern { agent.paused = false }
             }
         case .connected:
             guard state == .awaitingHandshake else { return reject("duplicate connected: rejected") }
             state = .awaitingStart
             events.push(event)
         case .start:
-            guard state != .streaming, pendingStart == nil else {
-                // The mapper adopted the rejected start's format: the call's media keeps the first one's.
-                mapper.expect(callFormat)
+            guard state != .streaming, agent.pendingStart == nil else {
                 return reject("duplicate start: rejected (the call keeps the format of the first start)")
             }
-            if template.binary == .audiosocket {
+            if framing.startWaitsForMedia {
                 // AudioSocket's start (the UUID frame) does not say the rate: the first audio frame's
-                // type does (0x10 slin 8 kHz ... 0x16 48 kHz). The start waits for it.
-                pendingStart = PendingStart(event)
+                // type does. The start waits for it.
+                agent.pendingStart = PendingStart(event)
                 return
             }
-            startCall(event)
+            startCall(event, agent)
         case .media:
             stats.framesIn &+= 1
-            if let pending = pendingStart { completeStart(pending, format: event.format) }
-            guard state == .streaming else { return holdEarlyMedia(event) }
-            acceptMedia(event)
+            if let pending = agent.pendingStart { completeStart(pending, format: event.format, agent) }
+            guard state == .streaming else { return holdEarlyMedia(event, agent) }
+            acceptMedia(event, agent)
         case .dtmf:
-            if let pending = pendingStart { completeStart(pending, format: callFormat) }
+            if let pending = agent.pendingStart { completeStart(pending, format: callFormat, agent) }
             stats.dtmfDigits &+= 1
             events.push(event)
         case .mark:
-            markEchoed(event)
+            markEchoed(event, agent)
         case .clear:
             events.push(event)
         case .stop:
-            if let pending = pendingStart { completeStart(pending, format: callFormat) }
-            finishCallerAudio()
+            if let pending = agent.pendingStart { completeStart(pending, format: callFormat, agent) }
+            finishCallerAudio(agent)
             state = .stopped
             stats.endedAt = now.map { $0 / 1000 }
             events.push(event)
         }
     }
 
-    private func startCall(_ event: ProviderEvent) {
+    private func startCall(_ event: ProviderEvent, _ agent: AgentServerSide) {
         do throws(SessionError) {
             try beginCall(event)
         } catch {
@@ -89,12 +119,12 @@ extension Session {
         state = .streaming
         stats.startedAt = now.map { $0 / 1000 }
         events.push(event)
-        releaseEarlyMedia()
+        releaseEarlyMedia(agent)
     }
 
     /// A start that waited for the call's format (AudioSocket) goes out with it.
-    func completeStart(_ pending: PendingStart, format: AudioFormat) {
-        pendingStart = nil
+    func completeStart(_ pending: PendingStart, format: AudioFormat, _ agent: AgentServerSide) {
+        agent.pendingStart = nil
         pending.callId.withUnsafeBytes { callId in
             pending.streamId.withUnsafeBytes { streamId in
                 var event = ProviderEvent(format: format)
@@ -102,7 +132,7 @@ extension Session {
                 event.pattern = pending.pattern
                 event.texts[.callId] = callId
                 event.texts[.streamId] = streamId
-                startCall(event)
+                startCall(event, agent)
             }
         }
     }
@@ -121,7 +151,9 @@ extension Session {
         } catch {
             throw .unsupported("cannot convert between \(format.encoding.name) \(format.sampleRate) Hz and the local format: \(error)")
         }
+        // The session owns the call's format: the mapper reads the call's media in it from now on.
         callFormat = format
+        mapper.expect(format)
         values.streamId = start.texts[.streamId].map(Array.init) ?? []
         values.callId = start.texts[.callId].map(Array.init) ?? []
         values.accountId = start.texts[.accountId].map(Array.init) ?? []
@@ -133,27 +165,27 @@ extension Session {
     }
 
     /// Media before start: held until start says what it is, up to a limit.
-    private func holdEarlyMedia(_ event: ProviderEvent) {
+    private func holdEarlyMedia(_ event: ProviderEvent, _ agent: AgentServerSide) {
         guard let audio = event.audio else { return }
-        guard early.count < config.earlyMediaFrames else {
-            let dropped = early.count &+ 1
-            earlyLost = earlyLost.addingSaturated(Int64(dropped))
-            syncReorderCounters()
-            early.removeAll(keepingCapacity: true)
+        guard agent.early.count < config.earlyMediaFrames else {
+            let dropped = agent.early.count &+ 1
+            agent.earlyLost = agent.earlyLost.addingSaturated(Int64(dropped))
+            syncReorderCounters(agent)
+            agent.early.removeAll(keepingCapacity: true)
             return reject("media before start: \(dropped) frames arrived without a start and were dropped")
         }
         stats.earlyFrames &+= 1
-        early.append(MediaReorder.Frame(key: event.chunk ?? event.sequence ?? 0, audio: Array(audio), sequence: event.sequence,
+        agent.early.append(MediaReorder.Frame(key: event.chunk ?? event.sequence ?? 0, audio: Array(audio), sequence: event.sequence,
                                         timestamp: event.timestamp, chunk: event.chunk, pattern: event.pattern,
                                         streamId: event.texts[.streamId].map(Array.init) ?? []))
     }
 
     /// Start came: the held frames go through the reorder window as if they had just arrived.
-    private func releaseEarlyMedia() {
-        let held = early
-        early.removeAll(keepingCapacity: true)
+    private func releaseEarlyMedia(_ agent: AgentServerSide) {
+        let held = agent.early
+        agent.early.removeAll(keepingCapacity: true)
         for frame in held {
-            withEvent(of: frame) { event, _ in acceptMedia(event) }
+            withEvent(of: frame) { event, _ in acceptMedia(event, agent) }
         }
     }
 
@@ -175,19 +207,19 @@ extension Session {
     }
 
     /// The stream ended with media still waiting for a start that never came: dropped, counted, said.
-    private func dropEarlyMedia() {
-        guard !early.isEmpty else { return }
-        let dropped = early.count
-        earlyLost = earlyLost.addingSaturated(Int64(dropped))
-        early.removeAll(keepingCapacity: true)
-        syncReorderCounters()
+    private func dropEarlyMedia(_ agent: AgentServerSide) {
+        guard !agent.early.isEmpty else { return }
+        let dropped = agent.early.count
+        agent.earlyLost = agent.earlyLost.addingSaturated(Int64(dropped))
+        agent.early.removeAll(keepingCapacity: true)
+        syncReorderCounters(agent)
         reject("media before start: \(dropped) frame\(dropped == 1 ? "" : "s") arrived without a start and were dropped at the end of the call")
     }
 
     /// The end of the caller's audio: what the window holds, then the resampler's tail.
-    private func finishCallerAudio() {
-        flushReorder()
-        dropEarlyMedia()
+    private func finishCallerAudio(_ agent: AgentServerSide) {
+        flushReorder(agent)
+        dropEarlyMedia(agent)
         guard let inbound else { return }
         let tail = drain(inbound)
         guard tail.count > 0 else { return }
@@ -206,41 +238,41 @@ extension Session {
     }
 
     /// Media in the stream: in order through the reorder window, then converted and delivered.
-    private func acceptMedia(_ event: ProviderEvent) {
+    private func acceptMedia(_ event: ProviderEvent, _ agent: AgentServerSide) {
         guard let audio = event.audio else { return }
-        if let track = event.texts[.track], !callerTrack.isEmpty, !track.elementsEqual(callerTrack) {
+        if let track = event.texts[.track], !agent.callerTrack.isEmpty, !track.elementsEqual(agent.callerTrack) {
             // Another track of a both-tracks stream (the agent's own audio played to the caller).
             stats.otherTrackFrames = stats.otherTrackFrames.addingSaturated(1)
             return
         }
         let key = event.chunk ?? event.sequence
-        if reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk,
+        if agent.reorder.accept(key: key, audio: audio, sequence: event.sequence, timestamp: event.timestamp, chunk: event.chunk,
                           pattern: event.pattern, streamId: event.texts[.streamId]) == .deliver {
             deliver(event, audio: audio)
         }
         // What this frame unblocked, or, past the window, what waited behind a lost one.
-        while let frame = reorder.nextReady() {
+        while let frame = agent.reorder.nextReady() {
             deliverHeld(frame)
-            reorder.recycle(frame)
+            agent.reorder.recycle(frame)
         }
-        syncReorderCounters()
+        syncReorderCounters(agent)
     }
 
-    private func flushReorder() {
-        while let frame = reorder.nextReady(flushing: true) {
+    private func flushReorder(_ agent: AgentServerSide) {
+        while let frame = agent.reorder.nextReady(flushing: true) {
             deliverHeld(frame)
-            reorder.recycle(frame)
+            agent.reorder.recycle(frame)
         }
-        syncReorderCounters()
+        syncReorderCounters(agent)
     }
 
-    private func syncReorderCounters() {
-        stats.lateFrames = reorder.late
-        stats.reorderedFrames = reorder.reordered
-        stats.duplicateFrames = reorder.duplicates
-        stats.lostFrames = earlyLost.addingSaturated(reorder.lost)
-        stats.ignoredFrames = reorder.ignored
-        stats.resyncs = reorder.resyncs
+    private func syncReorderCounters(_ agent: AgentServerSide) {
+        stats.lateFrames = agent.reorder.late
+        stats.reorderedFrames = agent.reorder.reordered
+        stats.duplicateFrames = agent.reorder.duplicates
+        stats.lostFrames = agent.earlyLost.addingSaturated(agent.reorder.lost)
+        stats.ignoredFrames = agent.reorder.ignored
+        stats.resyncs = agent.reorder.resyncs
     }
 
     /// A frame the window held, delivered with everything its event carried.
@@ -267,80 +299,57 @@ extension Session {
 
     // MARK: host -> provider
 
-    /// Agent audio in the local format: converted, framed and queued as the provider's media messages.
-    /// Throws (queuing nothing) before start, after stop, on a partial sample, or past the queue cap.
-    func sendAgentAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
-        guard state == .streaming, let outbound else {
-            throw .state(state == .stopped ? "the call has ended" : "no start yet: the call's format is not known")
-        }
-        guard audio.count % sendFormat.bytesPerFrame == 0 else {
-            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(sendFormat.bytesPerFrame)-byte frames")
-        }
-        let micros = SessionStats.micros(bytes: audio.count, format: sendFormat)
-        let cap = Int64(config.maxQueuedMilliseconds) &* 1000
-        guard output.queuedMicros &+ micros <= cap else {
-            throw .limit("agent audio queue full: \(output.queuedMicros / 1000) ms waiting, \(micros / 1000) ms more would pass the cap of \(config.maxQueuedMilliseconds) ms")
-        }
-        let framed: UnsafeRawBufferPointer
-        do throws(AudioError) {
-            framed = try convert(audio, with: outbound)
-        } catch {
-            throw .invalidAudio("\(error)")
-        }
-        stats.agentAudioMicros &+= micros
-        emitAgentFrames(framed)
-    }
-
     /// Ends an utterance: the last partial frame goes out padded with silence, then a playback mark.
-    func flushAgentAudio() throws(SessionError) {
+    func flushAgentAudio(_ agent: AgentServerSide) throws(SessionError) {
         guard state == .streaming, let outbound else { throw .state("no call is streaming") }
-        emitAgentFrames(drain(outbound))
-        if config.playbackMarkInterval > 0 && sinceAutoMark > 0 { queueMark(nil) }
+        try emitFrames(drain(outbound), agent: agent, telephony: nil)
+        if config.playbackMarkInterval > 0 && agent.sinceAutoMark > 0 { queueMark(nil, agent) }
         output.push(UnsafeRawBufferPointer(start: nil, count: 0), binary: false, kind: .utteranceEnd)
     }
 
     /// A named mark after the audio sent so far. It follows every whole frame; what the framer holds
     /// back (under one frame) goes out after it, so a mark mid-utterance adds no gap and does not reset
     /// the resampler. Flush first to put it after everything.
-    func sendAgentMark(_ name: [UInt8]) throws(SessionError) {
+    func sendAgentMark(_ name: [UInt8], _ agent: AgentServerSide) throws(SessionError) {
         guard state == .streaming else { throw .state("no call is streaming") }
         guard !name.starts(with: Self.autoMarkPrefix) else { throw .invalidConfig("mark names starting \"formi-\" are the session's own") }
         guard !name.isEmpty, name.count <= 256 else { throw .invalidConfig("a mark name is 1 to 256 bytes") }
-        queueMark(name)
+        queueMark(name, agent)
         stats.marksSent &+= 1
     }
 
     /// Barge-in: every agent frame not yet taken is dropped, the provider is told to clear what it
     /// holds, and outstanding marks are reported cleared. Returns the interrupted utterance's figures.
-    func interruptAgent() throws(SessionError) -> PlaybackReport {
+    func interruptAgent(_ agent: AgentServerSide) throws(SessionError) -> PlaybackReport {
         guard state == .streaming else { throw .state("no call is streaming") }
         let unsent = output.dropMedia()
         outbound?.reset()
-        sinceAutoMark = 0
-        let unplayed = tracker.unplayed(now: now)
-        let report = tracker.interrupt(now: now, queued: unsent)
+        agent.sinceAutoMark = 0
+        let unplayed = agent.tracker.unplayed(now: now)
+        let report = agent.tracker.interrupt(now: now, queued: unsent)
         stats.interruptions &+= 1
         stats.interruptedAudioMicros &+= unsent &+ unplayed
-        if let clear = template.outgoing["clear"] ?? nil, render(clear, name: "clear") {
+        if let clear = template.messages.clear, render(clear, name: "clear") {
             output.push(rendered, binary: false, kind: .control)
         }
-        clearedMarkNames.removeAll(keepingCapacity: true)
-        for mark in marks where !mark.auto {
+        agent.clearedMarkNames.removeAll(keepingCapacity: true)
+        for mark in agent.marks where !mark.auto {
             pushMarkEvent(mark.name, reason: "cleared")
             stats.marksCleared &+= 1
-            if mark.wire && mark.sent { clearedMarkNames.append(mark.name) }
+            if mark.wire && mark.sent { agent.clearedMarkNames.append(mark.name) }
         }
-        marks.removeAll(keepingCapacity: true)
+        agent.marks.removeAll(keepingCapacity: true)
         return report
     }
 
-    func endAgentCall(reason: String) {
-        if let pending = pendingStart { completeStart(pending, format: callFormat) }
-        finishCallerAudio()
-        if template.binary == .audiosocket {
-            // AudioSocket's hangup is a frame of its own (type 0x00, no payload).
-            output.push([AudioSocketStream.hangup, 0, 0], binary: true, kind: .control)
-        } else if let hangup = (template.outgoing["hangup"] ?? nil) ?? (template.outgoing["disconnect"] ?? nil), render(hangup, name: "hangup") {
+    func endAgentCall(reason: String, _ agent: AgentServerSide) {
+        if let pending = agent.pendingStart { completeStart(pending, format: callFormat, agent) }
+        finishCallerAudio(agent)
+        if framing.hasOwnFrames {
+            rendered.removeAll(keepingCapacity: true)
+            framing.appendFrame(.hangup, to: &rendered)
+            output.push(rendered, binary: true, kind: .control)
+        } else if let hangup = template.messages.hangup, render(hangup, name: "hangup") {
             output.push(rendered, binary: false, kind: .control)
         }
         var event = ProviderEvent(format: callFormat)
@@ -351,53 +360,17 @@ extension Session {
         }
     }
 
-    /// The current (or last interrupted) utterance's playback figures.
-    public func playbackReport() -> PlaybackReport {
-        tracker.report(now: now, queued: output.queuedMicros)
-    }
-
-    // MARK: frames and marks
-
-    /// Queues one media message per whole frame of `framed` (a multiple of the frame size).
-    private func emitAgentFrames(_ framed: UnsafeRawBufferPointer) {
-        guard let outbound, outbound.frameBytes > 0 else { return }
-        let size = outbound.frameBytes
-        var offset = 0
-        while offset &+ size <= framed.count {
-            let frame = UnsafeRawBufferPointer(rebasing: framed[offset..<(offset &+ size)])
-            offset &+= size
-            let micros = SessionStats.micros(bytes: size, format: outbound.output)
-            switch template.binary {
-            case .media where template.payload == .binary:
-                output.push(frame, binary: true, kind: .media(micros: micros))
-            case .audiosocket:
-                rendered.removeAll(keepingCapacity: true)
-                AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: outbound.output.sampleRate) ?? 0x10, payload: frame, to: &rendered)
-                output.push(rendered, binary: true, kind: .media(micros: micros))
-            default:
-                guard let media = mediaMessage else { continue }
-                values.audio = frame
-                guard render(media, name: "media") else { continue }
-                output.push(rendered, binary: false, kind: .media(micros: micros))
-            }
-            stats.framesOut &+= 1
-            sinceAutoMark &+= micros
-            if config.playbackMarkInterval > 0 && sinceAutoMark >= Int64(config.playbackMarkInterval) &* 1000 {
-                queueMark(nil)
-            }
-        }
-        values.audio = UnsafeRawBufferPointer(start: nil, count: 0)
-    }
+    // MARK: marks
 
     /// Queues a mark after everything queued so far: the host's (`name`) or the session's own (nil).
-    private func queueMark(_ name: [UInt8]?) {
-        markCounter &+= 1
-        sinceAutoMark = 0
+    func queueMark(_ name: [UInt8]?, _ agent: AgentServerSide) {
+        agent.markCounter &+= 1
+        agent.sinceAutoMark = 0
         let auto = name == nil
-        let markName = name ?? (Self.autoMarkPrefix + Array(String(markCounter).utf8))
-        let markMessage = marksEchoed ? template.outgoing["mark"] ?? nil : nil
+        let markName = name ?? (Self.autoMarkPrefix + Array(String(agent.markCounter).utf8))
+        let markMessage = agent.markMessage
         if auto && markMessage == nil { return }  // the clock alone measures playback then
-        var mark = OutstandingMark(id: markCounter, name: markName, position: tracker.sent &+ output.queuedMicros, auto: auto,
+        var mark = OutstandingMark(id: agent.markCounter, name: markName, position: agent.tracker.sent &+ output.queuedMicros, auto: auto,
                                    wire: markMessage != nil)
         if let template = markMessage {
             values.mark = markName
@@ -407,26 +380,26 @@ extension Session {
                 mark.wire = false
             }
         }
-        marks.append(mark)
+        agent.marks.append(mark)
     }
 
     /// The provider echoed a mark: the audio before it has played.
-    private func markEchoed(_ event: ProviderEvent) {
+    private func markEchoed(_ event: ProviderEvent, _ agent: AgentServerSide) {
         guard let name = event.texts[.mark] else { return passUnsolicited(event) }
         let providerCleared = event.texts[.reason].map { $0.elementsEqual("cleared".utf8) } ?? false
-        if let index = marks.firstIndex(where: { $0.wire && $0.name.elementsEqual(name) }) {
+        if let index = agent.marks.firstIndex(where: { $0.wire && $0.name.elementsEqual(name) }) {
             // Echoes come in order: wire marks before this one have played too.
             var i = 0
             var last = index
             while i <= last {
-                let mark = marks[i]
+                let mark = agent.marks[i]
                 guard mark.wire else {
                     i &+= 1
                     continue
                 }
-                marks.remove(at: i)
+                agent.marks.remove(at: i)
                 last &-= 1
-                if !providerCleared { tracker.confirm(mark.position, now: now) }
+                if !providerCleared { agent.tracker.confirm(mark.position, now: now) }
                 guard !mark.auto else { continue }
                 pushMarkEvent(mark.name, reason: providerCleared ? "cleared" : "played")
                 if providerCleared { stats.marksCleared &+= 1 } else { stats.marksPlayed &+= 1 }
@@ -434,9 +407,9 @@ extension Session {
             return
         }
         if name.starts(with: Self.autoMarkPrefix) { return }
-        if let index = clearedMarkNames.firstIndex(where: { $0.elementsEqual(name) }) {
+        if let index = agent.clearedMarkNames.firstIndex(where: { $0.elementsEqual(name) }) {
             // Echo of a mark an interrupt already reported cleared.
-            clearedMarkNames.remove(at: index)
+            agent.clearedMarkNames.remove(at: index)
             return
         }
         passUnsolicited(event)
@@ -453,18 +426,18 @@ extension Session {
     }
 
     /// Marks the provider cannot echo: played once the clock says their audio has.
-    func resolveLocalMarks() {
-        guard marks.contains(where: { !$0.wire }) else { return }
-        let played = tracker.estimated(now: now)
+    func resolveLocalMarks(_ agent: AgentServerSide) {
+        guard agent.marks.contains(where: { !$0.wire }) else { return }
+        let played = agent.tracker.estimated(now: now)
         var index = 0
-        while index < marks.count {
-            let mark = marks[index]
-            if !mark.wire && mark.position <= played && mark.position <= tracker.sent {
+        while index < agent.marks.count {
+            let mark = agent.marks[index]
+            if !mark.wire && mark.position <= played && mark.position <= agent.tracker.sent {
                 if !mark.auto {
                     pushMarkEvent(mark.name, reason: "played")
                     stats.marksPlayed &+= 1
                 }
-                marks.remove(at: index)
+                agent.marks.remove(at: index)
             } else {
                 index &+= 1
             }

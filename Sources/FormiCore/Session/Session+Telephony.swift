@@ -4,9 +4,26 @@
 // that the host reads at its own 20 ms clock. Marks are echoed exactly when the audio before them has
 // been read; clear empties the queue.
 
+/// What only the telephony role keeps: the agent's audio waiting to be played, and the numbering of
+/// the provider's messages it speaks.
+final class TelephonySide {
+    var playback: PlaybackQueue
+    /// The number of the last numbered message sent (Twilio's sequenceNumber).
+    var sequence: Int64 = 0
+    /// The number of the last media message sent.
+    var chunk: Int64 = 0
+    /// Caller audio sent so far (µs): the media messages' timestamps.
+    var callerMicros: Int64 = 0
+
+    init(config: SessionConfig) {
+        let queueBytes = Int(SessionStats.bytes(micros: Int64(config.maxQueuedMilliseconds) &* 1000, format: config.localFormat))
+        playback = PlaybackQueue(capacityLimit: queueBytes)
+    }
+}
+
 extension Session {
     /// Queues the provider's first messages: connected (if the provider has one) and start.
-    func announceCall() throws(SessionError) {
+    func announceCall(_ telephony: TelephonySide) throws(SessionError) {
         let format = config.callFormat ?? template.defaultFormat
         guard SampleRate.isSupported(format.sampleRate), format.channels == 1 || format.channels == 2 else {
             throw .invalidConfig("unsupported call format: \(format.sampleRate) Hz, \(format.channels) channels")
@@ -23,17 +40,11 @@ extension Session {
             }
         }
         if let problem { throw .invalidConfig("custom_parameters must be a JSON object: \(problem)") }
-        if template.binary == .audiosocket {
-            guard format.encoding == .pcm16LE, format.channels == 1, AudioSocketStream.audioType(sampleRate: format.sampleRate) != nil else {
-                throw .invalidConfig("AudioSocket carries 16-bit little-endian mono PCM at 8, 12, 16, 24, 32, 44.1 or 48 kHz")
-            }
-            guard AudioSocketStream.uuidBytes(call.callId) != nil else {
-                throw .invalidConfig("AudioSocket identifies a call by a UUID: call_id \"\(call.callId)\" is not one")
-            }
-        } else if template.telephony["start"] == nil {
+        if let refusal = framing.refusal(callFormat: format, callId: call.callId) { throw .invalidConfig(refusal) }
+        if !framing.hasOwnFrames && template.telephonyMessages.start == nil {
             throw .unsupported("\(template.name) has no events.telephony.start: it cannot be used in the telephony role")
         }
-        if template.payload == .base64 && template.telephony["media"] == nil {
+        if template.payload == .base64 && template.telephonyMessages.media == nil {
             throw .unsupported("\(template.name) has no events.telephony.media: it cannot send caller audio")
         }
         let frame = callerFrameBytes(for: format)
@@ -59,15 +70,13 @@ extension Session {
         values.channels = Int64(format.channels)
         values.frameBytes = Int64(format.bytesPer20ms)
 
-        if let connected = template.telephony["connected"] { try sendProviderMessage(connected, name: "connected") }
-        if template.binary == .audiosocket {
+        if let connected = template.telephonyMessages.connected { try sendProviderMessage(connected, name: "connected", telephony) }
+        if framing.hasOwnFrames {
             rendered.removeAll(keepingCapacity: true)
-            (AudioSocketStream.uuidBytes(call.callId) ?? []).withUnsafeBytes {
-                AudioSocketStream.appendFrame(type: AudioSocketStream.uuid, payload: $0, to: &rendered)
-            }
+            framing.appendFrame(.start(callId: call.callId), to: &rendered)
             output.push(rendered, binary: true, kind: .control)
-        } else if let start = template.telephony["start"] {
-            try sendProviderMessage(start, name: "start")
+        } else if let start = template.telephonyMessages.start {
+            try sendProviderMessage(start, name: "start", telephony)
         }
         state = .streaming
     }
@@ -80,14 +89,15 @@ extension Session {
     }
 
     /// Renders one of the provider's own messages (numbering it) and queues it.
-    private func sendProviderMessage(_ message: OutgoingTemplate, name: String, kind: OutputQueue.Kind = .control) throws(SessionError) {
+    func sendProviderMessage(_ message: OutgoingTemplate, name: String, kind: OutputQueue.Kind = .control, _ telephony: TelephonySide) throws(SessionError) {
         // Only numbered messages take a number: Twilio's start is "1" (its connected has none).
         if message.placeholders.contains("sequence") {
-            sequence &+= 1
-            values.sequence = sequence
+            telephony.sequence &+= 1
+            values.sequence = telephony.sequence
         }
         rendered.removeAll(keepingCapacity: true)
-        if let missing = message.render(values, into: &rendered) {
+        let missing = message.render(inPlace: &values, into: &rendered)
+        if let missing {
             throw .unsupported("cannot render \(name): no value for {{\(missing.rawValue)}}")
         }
         output.push(rendered, binary: false, kind: kind)
@@ -95,102 +105,61 @@ extension Session {
 
     // MARK: host -> agent server
 
-    /// The caller's audio in the local format, as the provider's media messages.
-    func sendCallerAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
-        guard state == .streaming, let outbound else { throw .state("the call has ended") }
-        guard audio.count % sendFormat.bytesPerFrame == 0 else {
-            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(sendFormat.bytesPerFrame)-byte frames")
-        }
-        let framed: UnsafeRawBufferPointer
-        do throws(AudioError) {
-            framed = try convert(audio, with: outbound)
-        } catch {
-            throw .invalidAudio("\(error)")
-        }
-        stats.callerAudioMicros &+= SessionStats.micros(bytes: audio.count, format: sendFormat)
-        try emitCallerFrames(framed)
-    }
-
-    private func emitCallerFrames(_ framed: UnsafeRawBufferPointer) throws(SessionError) {
-        guard let outbound, outbound.frameBytes > 0 else { return }
-        let size = outbound.frameBytes
-        var offset = 0
-        while offset &+ size <= framed.count {
-            let frame = UnsafeRawBufferPointer(rebasing: framed[offset..<(offset &+ size)])
-            offset &+= size
-            let micros = SessionStats.micros(bytes: size, format: callFormat)
-            if template.binary == .audiosocket {
-                rendered.removeAll(keepingCapacity: true)
-                AudioSocketStream.appendFrame(type: AudioSocketStream.audioType(sampleRate: callFormat.sampleRate) ?? 0x10, payload: frame, to: &rendered)
-                output.push(rendered, binary: true, kind: .media(micros: micros))
-            } else if template.payload == .binary {
-                output.push(frame, binary: true, kind: .media(micros: micros))
-            } else if let media = mediaMessage {
-                chunk &+= 1
-                values.chunk = chunk
-                values.timestamp = callerMicros / 1000
-                values.audio = frame
-                defer { values.audio = UnsafeRawBufferPointer(start: nil, count: 0) }
-                try sendProviderMessage(media, name: "media", kind: .media(micros: micros))
-            }
-            callerMicros &+= micros
-            stats.framesOut &+= 1
-        }
-    }
-
     /// A DTMF digit from the caller.
-    func sendCallerDigit(_ digit: UInt8, durationMilliseconds: Int64) throws(SessionError) {
+    func sendCallerDigit(_ digit: UInt8, durationMilliseconds: Int64, _ telephony: TelephonySide) throws(SessionError) {
         guard state == .streaming else { throw .state("the call has ended") }
         guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) || [UInt8(ascii: "*"), UInt8(ascii: "#")].contains(digit)
                 || (UInt8(ascii: "A")...UInt8(ascii: "D")).contains(digit) else {
             throw .invalidConfig("a DTMF digit is 0-9, *, # or A-D")
         }
-        if template.binary == .audiosocket {
+        if framing.hasOwnFrames {
             rendered.removeAll(keepingCapacity: true)
-            withUnsafeBytes(of: digit) { AudioSocketStream.appendFrame(type: AudioSocketStream.dtmf, payload: $0, to: &rendered) }
+            framing.appendFrame(.dtmf(digit), to: &rendered)
             output.push(rendered, binary: true, kind: .control)
         } else {
-            guard let dtmf = template.telephony["dtmf"] else { throw .unsupported("\(template.name) has no events.telephony.dtmf") }
+            guard let dtmf = template.telephonyMessages.dtmf else { throw .unsupported("\(template.name) has no events.telephony.dtmf") }
             values.digit = [digit]
             values.duration = durationMilliseconds
-            try sendProviderMessage(dtmf, name: "dtmf")
+            try sendProviderMessage(dtmf, name: "dtmf", telephony)
         }
         stats.dtmfDigits &+= 1
     }
 
-    func endTelephonyCall(reason: String) {
+    func endTelephonyCall(reason: String, _ telephony: TelephonySide) {
         values.reason = Array(reason.utf8)
-        if template.binary == .audiosocket {
-            output.push([AudioSocketStream.hangup, 0, 0], binary: true, kind: .control)
-        } else if let stop = template.telephony["stop"] {
-            try? sendProviderMessage(stop, name: "stop")
+        if framing.hasOwnFrames {
+            rendered.removeAll(keepingCapacity: true)
+            framing.appendFrame(.hangup, to: &rendered)
+            output.push(rendered, binary: true, kind: .control)
+        } else if let stop = template.telephonyMessages.stop {
+            try? sendProviderMessage(stop, name: "stop", telephony)
         }
     }
 
     // MARK: agent server -> host
 
     /// One event of the agent server (not an error; the session is not stopped: `Session.handle` saw to both).
-    func handleServerEvent(_ event: ProviderEvent) {
+    func handleServerEvent(_ event: ProviderEvent, _ telephony: TelephonySide) {
         switch event.kind {
         case .media:
             stats.framesIn &+= 1
             if config.strict, !conforms(event) { return }
-            queuePlayback(event)
+            queuePlayback(event, telephony)
         case .mark:
             guard let name = event.texts[.mark] else { return reject("mark without a name") }
             stats.marksSent &+= 1
-            if playback.isEmpty {
-                echoMark(Array(name), cleared: false)
+            if telephony.playback.isEmpty {
+                echoMark(Array(name), cleared: false, telephony)
             } else {
-                playback.appendMark(name)
+                telephony.playback.appendMark(name)
             }
         case .clear:
-            let dropped = playback.clear()
+            let dropped = telephony.playback.clear()
             let droppedMicros = SessionStats.micros(bytes: dropped, format: localFormat)
             stats.interruptions &+= 1
             stats.interruptedAudioMicros &+= droppedMicros
-            for mark in playback.takeMarks() { echoMark(mark.name, cleared: true) }
-            if let cleared = template.telephony["cleared"] { try? sendProviderMessage(cleared, name: "cleared") }
+            for mark in telephony.playback.takeMarks() { echoMark(mark.name, cleared: true, telephony) }
+            if let cleared = template.telephonyMessages.cleared { try? sendProviderMessage(cleared, name: "cleared", telephony) }
             events.push(event)
         case .stop:
             state = .stopped
@@ -204,7 +173,7 @@ extension Session {
     /// Strict: whether agent media keeps the provider's rules; each rule broken is an error event naming
     /// it. Media for another stream is dropped, as the provider drops it; the rest is still played.
     private func conforms(_ event: ProviderEvent) -> Bool {
-        let media = template.outgoing["media"] ?? nil
+        let media = template.messages.media
         if media?.placeholders.contains("stream_id") == true {
             let given = event.texts[.streamId]
             guard let given, given.elementsEqual(values.streamId) else {
@@ -239,7 +208,7 @@ extension Session {
     }
 
     /// The agent's audio, converted to the local format, into the playback queue.
-    private func queuePlayback(_ event: ProviderEvent) {
+    private func queuePlayback(_ event: ProviderEvent, _ telephony: TelephonySide) {
         guard let audio = event.audio, let transcoder = inboundTranscoder(for: event.format) else { return }
         let converted: UnsafeRawBufferPointer
         do throws(AudioError) {
@@ -248,7 +217,7 @@ extension Session {
             return reject("media: \(error)")
         }
         let micros = SessionStats.micros(bytes: converted.count, format: localFormat)
-        guard playback.append(converted) else {
+        guard telephony.playback.append(converted) else {
             stats.overflowAudioMicros &+= micros
             return reject("playback queue full: \(micros / 1000) ms of agent audio dropped (cap \(config.maxQueuedMilliseconds) ms)")
         }
@@ -257,28 +226,29 @@ extension Session {
 
     /// Fills `out` with the next audio to play (padded with silence when the queue runs short) and
     /// echoes the marks whose audio has now been read. Returns the bytes of real audio.
-    func readPlayback(into out: UnsafeMutableRawBufferPointer) -> Int {
+    func readPlayback(into out: UnsafeMutableRawBufferPointer, _ telephony: TelephonySide) -> Int {
         let whole = out.count &- out.count % localFormat.bytesPerFrame
-        let read = playback.read(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<whole]))
+        let read = telephony.playback.read(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<whole]))
         if read < out.count {
             let silence = localFormat.encoding.silence
             for i in read..<out.count { out[i] = silence[i % silence.count] }
         }
         stats.playedAudioMicros &+= SessionStats.micros(bytes: read, format: localFormat)
-        while let mark = playback.nextDueMark() {
-            echoMark(mark.name, cleared: false)
+        while let mark = telephony.playback.nextDueMark() {
+            echoMark(mark.name, cleared: false, telephony)
         }
         return read
     }
 
     /// Audio waiting in the playback queue (µs).
-    var queuedPlaybackMicros: Int64 { SessionStats.micros(bytes: playback.count, format: localFormat) }
+    func queuedPlaybackMicros(_ telephony: TelephonySide) -> Int64 { SessionStats.micros(bytes: telephony.playback.count, format: localFormat) }
 
     /// Tells the agent server that a mark's audio has played (or was cleared).
-    private func echoMark(_ name: [UInt8], cleared: Bool) {
-        guard let template = (cleared ? self.template.telephony["mark_cleared"] : nil) ?? self.template.telephony["mark"] else { return }
+    private func echoMark(_ name: [UInt8], cleared: Bool, _ telephony: TelephonySide) {
+        let messages = template.telephonyMessages
+        guard let template = (cleared ? messages.markCleared : nil) ?? messages.mark else { return }
         values.mark = name
-        guard (try? sendProviderMessage(template, name: "mark")) != nil else { return }
+        guard (try? sendProviderMessage(template, name: "mark", telephony)) != nil else { return }
         if cleared { stats.marksCleared &+= 1 } else { stats.marksPlayed &+= 1 }
     }
 }

@@ -40,50 +40,41 @@ public final class Session {
     /// telephony role those of the agent server's messages.
     public var eventPatternNames: [String] { mapper.template.patternNames }
 
-    /// Reads what arrives: the provider's messages, or (telephony role) the agent server's.
+    /// Reads what arrives: the provider's messages, or (telephony role) the agent server's. It reads
+    /// media in the format the session tells it (`expect`): the session alone decides the call's format.
     let mapper: EventMapper
     var events = EventQueue()
     var output = OutputQueue()
     /// The host's clock in µs, once given.
     var now: Int64?
-    var reorder: MediaReorder
-    /// Media that came before start, in arrival order.
-    var early: [MediaReorder.Frame] = []
-    /// Frames dropped waiting for start.
-    var earlyLost: Int64 = 0
     /// Arriving audio -> the host's format.
     var inbound: Transcoder?
     /// The host's audio -> the call's format, cut into the frames the far end takes.
     var outbound: Transcoder?
     var values = OutgoingValues()
+    /// The transport's own framing (AudioSocket's frames, or none beyond whole messages).
+    let framing: any BinaryFraming
+    /// Binary input is a byte stream (`framing.isByteStream`), assembled by `audioSocket`.
+    let binaryIsStream: Bool
     var audioSocket = AudioSocketStream()
-    /// The track value of the caller's media (empty: every track).
-    let callerTrack: [UInt8]
-    /// The media message this end renders per frame (looked up once, not per frame).
-    let mediaMessage: OutgoingTemplate?
+    /// How this end puts one frame of audio on the wire (decided once, not per frame).
+    let mediaFraming: MediaFraming
+    /// The most audio the host may have waiting in `output` (µs); nil: no cap (the telephony role's
+    /// caller audio is taken at the host's pace).
+    let outputCapMicros: Int64?
     /// Scratch for rendering one message, and for converted audio (grown to the largest call, then reused).
     var rendered: [UInt8] = []
     var converted: UnsafeMutableRawBufferPointer
 
-    // Agent-server role.
-    var tracker = PlaybackTracker()
-    var marks: [OutstandingMark] = []
-    var markCounter: Int64 = 0
-    var sinceAutoMark: Int64 = 0
-    var clearedMarkNames: [[UInt8]] = []
-    let leadMicros: Int64?
-    /// AudioSocket: the start, waiting for the first audio frame to give the rate.
-    var pendingStart: PendingStart?
-    /// Whether the provider echoes marks (an incoming mark pattern and an outgoing mark message).
-    let marksEchoed: Bool
-    /// The provider asked for no more audio for now (Asterisk MEDIA_XOFF) until it resumes.
-    var paused = false
+    /// The role's own state: each role's entry points take it from here, once.
+    let side: Side
 
-    // Telephony role.
-    var playback: PlaybackQueue
-    var sequence: Int64 = 0
-    var chunk: Int64 = 0
-    var callerMicros: Int64 = 0
+    // Noncopyable: a switch over it borrows the role's state rather than retaining it (the frame path
+    // looks it up per call).
+    enum Side: ~Copyable {
+        case agentServer(AgentServerSide)
+        case telephony(TelephonySide)
+    }
 
     /// Events waiting beyond this make `receive` refuse input until the host takes some.
     public static let maxPendingEvents = 1024
@@ -119,18 +110,17 @@ public final class Session {
         self.config = config
         role = config.role
         callFormat = template.defaultFormat
-        reorder = MediaReorder(window: config.reorderWindow)
         converted = .allocate(byteCount: 16 * 1024, alignment: 16)
         rendered.reserveCapacity(4096)
-        callerTrack = Array((config.callerTrack ?? template.callerTrack).utf8)
-        marksEchoed = template.patterns.contains { $0.kind == .mark } && (template.outgoing["mark"] ?? nil) != nil
-        mediaMessage = config.role == .agentServer ? template.outgoing["media"] ?? nil : template.telephony["media"]
-        leadMicros = config.outputLeadMilliseconds.map { Int64($0) &* 1000 } ?? (template.pacing == .sender ? 60_000 : nil)
+        framing = template.binaryFraming
+        binaryIsStream = framing.isByteStream
+        mediaFraming = MediaFraming(template: template, framing: framing, role: config.role)
         let limits = JSONLimits(maxBytes: config.maxMessageBytes, maxDepth: 32, maxValues: 4096)
         switch config.role {
         case .agentServer:
-            mapper = EventMapper(template: template, limits: limits)
-            playback = PlaybackQueue(capacityLimit: 1)
+            mapper = EventMapper(template: template, limits: limits, followsStart: false)
+            outputCapMicros = Int64(config.maxQueuedMilliseconds) &* 1000
+            side = .agentServer(AgentServerSide(template: template, config: config))
         case .telephony:
             let server: ProviderTemplate
             do throws(TemplateError) {
@@ -139,11 +129,12 @@ public final class Session {
                 converted.deallocate()
                 throw .unsupported("\(template.name) cannot be used in the telephony role: \(error.message)")
             }
-            mapper = EventMapper(template: server, limits: limits)
-            let queueBytes = Int(SessionStats.bytes(micros: Int64(config.maxQueuedMilliseconds) &* 1000, format: config.localFormat))
-            playback = PlaybackQueue(capacityLimit: queueBytes)
+            mapper = EventMapper(template: server, limits: limits, followsStart: false)
+            outputCapMicros = nil
+            let telephony = TelephonySide(config: config)
+            side = .telephony(telephony)
             // Fully initialised here: if this throws, deinit frees `converted`.
-            try announceCall()
+            try announceCall(telephony)
         }
     }
 
@@ -157,7 +148,7 @@ public final class Session {
         guard events.count < Self.maxPendingEvents else {
             throw .limit("\(events.count) events are waiting: take them with next_event before receiving more")
         }
-        if binary && template.binary == .audiosocket {
+        if binary && binaryIsStream {
             // A TCP byte stream: one read may carry thousands of frames, each an event. All or nothing.
             let room = Self.maxPendingEvents &- events.count
             let frames = audioSocket.frameCount(bytes, limit: room &+ 1)
@@ -180,7 +171,7 @@ public final class Session {
     /// are taken); any other frame is taken whole, or not at all (0) while events wait at the cap.
     public func receivePart(_ bytes: UnsafeRawBufferPointer, binary: Bool) -> Int {
         guard events.count < Self.maxPendingEvents else { return 0 }
-        guard binary && template.binary == .audiosocket else {
+        guard binary && binaryIsStream else {
             do throws(SessionError) {
                 try receive(bytes, binary: binary)
             } catch {
@@ -202,9 +193,9 @@ public final class Session {
     /// message (if it has one) is queued. Telephony role: the provider's stop message is queued.
     public func end(reason: String) {
         guard state != .stopped else { return }
-        switch role {
-        case .agentServer: endAgentCall(reason: reason)
-        case .telephony: endTelephonyCall(reason: reason)
+        switch side {
+        case .agentServer(let agent): endAgentCall(reason: reason, agent)
+        case .telephony(let telephony): endTelephonyCall(reason: reason, telephony)
         }
         state = .stopped
         stats.endedAt = now.map { $0 / 1000 }
@@ -216,10 +207,14 @@ public final class Session {
         let micros = milliseconds.multipliedReportingOverflow(by: 1000)
         guard !micros.overflow else { return }
         now = max(now ?? micros.partialValue, micros.partialValue)
-        if role == .agentServer { resolveLocalMarks() }
-        // Telephony: the call starts with the session, before the host can give a clock; its first clock
-        // is the call's start.
-        if role == .telephony, stats.startedAt == nil, state == .streaming { stats.startedAt = milliseconds }
+        switch side {
+        case .agentServer(let agent):
+            resolveLocalMarks(agent)
+        case .telephony:
+            // The call starts with the session, before the host can give a clock; its first clock is the
+            // call's start.
+            if stats.startedAt == nil, state == .streaming { stats.startedAt = milliseconds }
+        }
     }
 
     private func handle(_ message: UnsafeRawBufferPointer, binary: Bool) {
@@ -232,55 +227,95 @@ public final class Session {
             stats.errors &+= 1
             return events.push(event)
         }
-        switch role {
-        case .agentServer: handleProviderEvent(event)
-        case .telephony: handleServerEvent(event)
+        switch side {
+        case .agentServer(let agent): handleProviderEvent(event, agent)
+        case .telephony(let telephony): handleServerEvent(event, telephony)
         }
     }
 
     // MARK: the host's actions, by role
 
     /// The host's audio in the local format: the agent's (sent to the provider) or the caller's (sent to
-    /// the agent server). Throws, sending nothing, when it cannot be sent.
+    /// the agent server), converted, framed and queued as the far end's media messages. Throws (queuing
+    /// nothing) before start, after stop, on a partial sample, or past the queue cap.
     public func sendAudio(_ audio: UnsafeRawBufferPointer) throws(SessionError) {
-        switch role {
-        case .agentServer: try sendAgentAudio(audio)
-        case .telephony: try sendCallerAudio(audio)
+        guard state == .streaming, let outbound else {
+            throw .state(state == .stopped ? "the call has ended" : "no start yet: the call's format is not known")
+        }
+        guard audio.count % sendFormat.bytesPerFrame == 0 else {
+            throw .invalidAudio("\(audio.count) bytes is not a whole number of \(sendFormat.bytesPerFrame)-byte frames")
+        }
+        let micros = SessionStats.micros(bytes: audio.count, format: sendFormat)
+        if let cap = outputCapMicros, output.queuedMicros &+ micros > cap {
+            throw .limit("agent audio queue full: \(output.queuedMicros / 1000) ms waiting, \(micros / 1000) ms more would pass the cap of \(config.maxQueuedMilliseconds) ms")
+        }
+        let framed: UnsafeRawBufferPointer
+        do throws(AudioError) {
+            framed = try convert(audio, with: outbound)
+        } catch {
+            throw .invalidAudio("\(error)")
+        }
+        switch side {
+        case .agentServer(let agent):
+            stats.agentAudioMicros &+= micros
+            try emitFrames(framed, agent: agent, telephony: nil)
+        case .telephony(let telephony):
+            stats.callerAudioMicros &+= micros
+            try emitFrames(framed, agent: nil, telephony: telephony)
         }
     }
 
     /// Agent-server role: the end of an utterance (its last partial frame is padded and sent).
     public func flush() throws(SessionError) {
-        guard role == .agentServer else { throw .unsupported("flush is for the agent-server role") }
-        try flushAgentAudio()
+        switch side {
+        case .agentServer(let agent): try flushAgentAudio(agent)
+        case .telephony: throw .unsupported("flush is for the agent-server role")
+        }
     }
 
     /// Agent-server role: a named mark after the whole frames sent so far (flush first to include the
     /// last partial frame); a `mark` event comes back when the caller has heard it (reason "played") or
     /// an interrupt discarded it ("cleared").
     public func sendMark(_ name: [UInt8]) throws(SessionError) {
-        guard role == .agentServer else { throw .unsupported("marks are sent by the agent-server role") }
-        try sendAgentMark(name)
+        switch side {
+        case .agentServer(let agent): try sendAgentMark(name, agent)
+        case .telephony: throw .unsupported("marks are sent by the agent-server role")
+        }
     }
 
     /// Agent-server role: barge-in.
     @discardableResult
     public func interrupt() throws(SessionError) -> PlaybackReport {
-        guard role == .agentServer else { throw .unsupported("interrupt is for the agent-server role") }
-        return try interruptAgent()
+        switch side {
+        case .agentServer(let agent): return try interruptAgent(agent)
+        case .telephony: throw .unsupported("interrupt is for the agent-server role")
+        }
+    }
+
+    /// Agent-server role: the current (or last interrupted) utterance's playback figures (the telephony
+    /// role sends no agent audio: all zero).
+    public func playbackReport() -> PlaybackReport {
+        switch side {
+        case .agentServer(let agent): agent.tracker.report(now: now, queued: output.queuedMicros)
+        case .telephony: PlaybackTracker().report(now: now, queued: output.queuedMicros)
+        }
     }
 
     /// Telephony role: a DTMF digit from the caller.
     public func sendDigit(_ digit: UInt8, durationMilliseconds: Int64 = 100) throws(SessionError) {
-        guard role == .telephony else { throw .unsupported("DTMF is sent by the telephony role") }
-        try sendCallerDigit(digit, durationMilliseconds: durationMilliseconds)
+        switch side {
+        case .telephony(let telephony): try sendCallerDigit(digit, durationMilliseconds: durationMilliseconds, telephony)
+        case .agentServer: throw .unsupported("DTMF is sent by the telephony role")
+        }
     }
 
     /// Telephony role: fills `out` with the next agent audio to play, padded with silence; returns the
     /// bytes of real audio.
     public func readAudio(into out: UnsafeMutableRawBufferPointer) throws(SessionError) -> Int {
-        guard role == .telephony else { throw .unsupported("the playback queue is the telephony role's") }
-        return readPlayback(into: out)
+        switch side {
+        case .telephony(let telephony): return readPlayback(into: out, telephony)
+        case .agentServer: throw .unsupported("the playback queue is the telephony role's")
+        }
     }
 
     // MARK: output
@@ -293,20 +328,28 @@ public final class Session {
     /// The next message to send and whether it is binary; its bytes stay valid until the next call on
     /// the session. nil when there is nothing to send now (with pacing: nothing due yet).
     public func nextOutput() -> (bytes: UnsafeRawBufferPointer, binary: Bool)? {
+        switch side {
+        case .agentServer(let agent): nextOutput(agent)
+        case .telephony: nextOutput(nil)
+        }
+    }
+
+    /// Only the agent-server role paces, tracks playback and sends marks of its own.
+    private func nextOutput(_ agent: AgentServerSide?) -> (bytes: UnsafeRawBufferPointer, binary: Bool)? {
         while let head = output.first {
-            if case .media = head.kind, paused { return nil }
-            if case .media = head.kind, let lead = leadMicros, role == .agentServer {
+            if case .media = head.kind, let agent {
+                if agent.paused { return nil }
                 // Paced: keep at most `lead` of audio ahead of real time at the provider.
-                if tracker.ahead(now: now ?? 0) > lead { return nil }
+                if let lead = agent.leadMicros, agent.tracker.ahead(now: now ?? 0) > lead { return nil }
             }
             guard let (message, bytes) = output.pop() else { return nil }
             switch message.kind {
             case .media(let micros):
-                if role == .agentServer { tracker.sent(micros, now: now ?? (leadMicros != nil ? 0 : nil)) }
+                agent?.tracker.sent(micros, now: now ?? (agent?.leadMicros != nil ? 0 : nil))
             case .mark(let id):
-                if let index = marks.firstIndex(where: { $0.id == id }) { marks[index].sent = true }
+                if let agent, let index = agent.marks.firstIndex(where: { $0.id == id }) { agent.marks[index].sent = true }
             case .utteranceEnd:
-                tracker.endUtterance()
+                agent?.tracker.endUtterance()
                 continue
             case .control:
                 break
@@ -352,7 +395,8 @@ public final class Session {
     /// Renders a template into `rendered`; false (with an error noted) when a value is missing.
     func render(_ template: OutgoingTemplate, name: String) -> Bool {
         rendered.removeAll(keepingCapacity: true)
-        if let missing = template.render(values, into: &rendered) {
+        let missing = template.render(inPlace: &values, into: &rendered)
+        if let missing {
             reject("cannot render \(name): no value for {{\(missing.rawValue)}}")
             return false
         }

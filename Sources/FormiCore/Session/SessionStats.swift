@@ -81,11 +81,12 @@ extension Session {
         optional("duration_ms", stats.startedAt.flatMap { start in stats.endedAt.map { $0 &- start } })
         w.key("caller_audio_ms"); w.int(ms(stats.callerAudioMicros))
         w.key("agent_audio_ms"); w.int(ms(stats.agentAudioMicros))
-        if role == .telephony {
+        switch side {
+        case .telephony(let telephony):
             w.key("played_audio_ms"); w.int(ms(stats.playedAudioMicros))
-            w.key("queued_audio_ms"); w.int(ms(queuedPlaybackMicros))
+            w.key("queued_audio_ms"); w.int(ms(queuedPlaybackMicros(telephony)))
             w.key("overflow_audio_ms"); w.int(ms(stats.overflowAudioMicros))
-        } else {
+        case .agentServer:
             w.key("queued_audio_ms"); w.int(ms(output.queuedMicros))
         }
         w.key("messages_in"); w.int(stats.messagesIn)
