@@ -108,13 +108,18 @@ final class Recognizer: @unchecked Sendable {
         for d in decoders { d.release() }
     }
 
-    /// The recogniser for `flows` (nil when none names a phrase, or pocketsphinx cannot start), and each
-    /// flow's grammars by state (only phrases the dictionary can spell).
-    static func start(flows: [String: CompiledFlow], logger: Logger) -> (Recognizer?, [String: [Int64: SpeechGrammar]]) {
+    /// The recogniser for `flows` (nil when none names a phrase, or pocketsphinx cannot start): its
+    /// dictionary holds the words of their phrases.
+    static func start(flows: [String: CompiledFlow], logger: Logger) -> Recognizer? {
         let phrases = flows.sorted { $0.key < $1.key }.flatMap { SpeechGrammar.allPhrases($0.value) }
-        guard !phrases.isEmpty, let recognizer = Recognizer(phrases: phrases, logger: logger) else { return (nil, [:]) }
-        let grammars = flows.mapValues { SpeechGrammar.perState($0).compactMapValues { recognizer.hearable($0) } }
-        return (recognizer, grammars)
+        guard !phrases.isEmpty else { return nil }
+        return Recognizer(phrases: phrases, logger: logger)
+    }
+
+    /// A flow's grammars by state, only phrases the dictionary can spell. Per call, from the flow the
+    /// call runs: flows created through the platform API (named by agent) are heard too.
+    func grammars(for flow: CompiledFlow) -> [Int64: SpeechGrammar] {
+        SpeechGrammar.perState(flow).compactMapValues { hearable($0) }
     }
 
     /// Phrases whose every word the dictionary has.

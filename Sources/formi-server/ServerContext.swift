@@ -13,8 +13,6 @@ final class ServerContext: Sendable {
     let speech: Speech
     /// Keyword recognition for the flows' speech conditions (nil: none name a phrase, or no model).
     let recognizer: Recognizer?
-    /// Flow name -> state id -> the phrases the recogniser listens for there.
-    let grammars: [String: [Int64: SpeechGrammar]]
     let calls: CallRegistry
     let parked = ParkedCalls()
     /// Agents, outlets, flows and provider templates as the next call sees them (the configuration's,
@@ -67,7 +65,7 @@ final class ServerContext: Sendable {
         ledger = try LedgerWriter(location: config.ledger, dataDir: config.dataDir, metrics: metrics, logger: logger)
         try ledger.provision(config)
         speech = Speech(logger: logger, metrics: metrics)
-        (recognizer, grammars) = Recognizer.start(flows: flows, logger: logger)
+        recognizer = Recognizer.start(flows: flows, logger: logger)
         calls = CallRegistry(maxCalls: config.limits.maxCalls)
     }
 
@@ -97,7 +95,7 @@ final class ServerContext: Sendable {
             let agent: any CallAgent
             if let flow = flows[agentConfig.flow], agentConfig.agentUrl == nil {
                 agent = DemoAgent(agent: agentConfig, flow: flow, outletName: outletConfig.name, speech: speech,
-                                  logger: logger.with("call", "\(id)"), recognizer: recognizer, grammars: grammars[agentConfig.flow] ?? [:],
+                                  logger: logger.with("call", "\(id)"), recognizer: recognizer, grammars: recognizer?.grammars(for: flow) ?? [:],
                                   inputs: context)
             } else {
                 // The bridge's messages wake the call at once rather than at its next 20 ms tick.
