@@ -178,6 +178,20 @@ paths["/api/v1/pre-interactions/{context_id}"] = {
         body={"type": "object", "additionalProperties": False, "properties": {"number": {"type": "string", "pattern": "^[!-~]{1,64}$"}, "variables": obj, "expires_in_seconds": {"type": "integer", "minimum": 60, "maximum": 2592000}}}, opid="updateContext"),
     "delete": op("Delete a scheduled interaction", PI, {**ok({"context_id": {"type": "string"}, "deleted": {"const": True}}, ["context_id", "deleted"]), **errs(*STD)}, [CID], opid="deleteContext")}
 
+TX = "Text Modality"
+REPLY = {"type": "object", "required": ["interaction_id", "state_id", "state", "prompt", "actions", "ended"], "properties": {
+    "interaction_id": {"type": "string"}, "state_id": {"type": "integer"}, "state": {"type": "string"}, "prompt": {"type": "string"},
+    "actions": {"type": "array", "items": obj}, "ended": {"type": "boolean"}}}
+TID = {"name": "text_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^text-[0-9a-f-]{36}$"}}
+paths["/api/v1/agents/{agent_id}/text-interactions"] = {"post": op("Start a text interaction with the agent: its first reply", TX,
+    {**ok({"reply": REPLY}, ["reply"]), **errs(*STD, 409, 503)}, [AG], opid="startTextInteraction")}
+paths["/api/v1/text-interactions/{text_id}/messages"] = {"post": op("Respond: the user's message in, the agent's reply out", TX,
+    {**ok({"reply": REPLY}, ["reply"]), **errs(*STD, 409, 413, 415)}, [TID],
+    body={"type": "object", "additionalProperties": False, "required": ["text"], "properties": {"text": {"type": "string", "maxLength": 4096}}},
+    opid="respondTextInteraction")}
+paths["/api/v1/text-interactions/{text_id}/end"] = {"post": op("End the interaction: recorded in the ledger (call_type text)", TX,
+    {**ok({"interaction_id": {"type": "string"}, "ledger": obj}, ["interaction_id", "ledger"]), **errs(*STD, 409)}, [TID], opid="endTextInteraction")}
+
 PO = "Post Interaction Configuration"
 VAR = {"type": "object", "required": ["name", "type", "description", "destinations"], "properties": {"name": {"type": "string"}, "type": {"enum": ["string", "number", "integer", "boolean"]}, "description": {"type": "string"}, "destinations": {"type": "array", "items": {"type": "string"}}}}
 VARS_OK = {**ok({"variables": {"type": "array", "items": VAR}, "map": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}, ["variables", "map"])}

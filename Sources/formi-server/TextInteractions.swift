@@ -2,7 +2,7 @@
 // an agent and outlet and get the agent's first reply; send each user message and get the reply (the
 // rendered prompt and the actions of the states entered); end it, and it is written to the ledger once,
 // as an interaction of the text channel (call_type "text"; the ledger has no channel field). The HTTP
-// endpoints are the management API's (issue 24); this is the engine side they share.
+// endpoints are the platform API's (API/TextRoutes.swift); `formi-server --text` drives it too.
 //
 // A message reaches the flow as {"type":"text","text":...}, normalised as the recogniser's phrases are
 // (lower case, words only), so a condition on `event.text` answers typed and spoken words alike.
@@ -88,8 +88,9 @@ actor TextInteractions {
                      actions: actions.map(\.jsonText), ended: run.ended != nil)
     }
 
-    func respond(_ id: String, text: String) throws(Failure) -> Reply {
-        guard var state = open[id] else { throw .notFound("no open interaction \(id)") }
+    /// `outletId`: the outlet asking (the platform API); another outlet's interaction is not found.
+    func respond(_ id: String, text: String, outletId: Int? = nil) throws(Failure) -> Reply {
+        guard var state = open[id], outletId == nil || state.outletId == outletId else { throw .notFound("no open interaction \(id)") }
         guard state.run.ended == nil else { throw .refused("the interaction has ended: end it") }
         guard text.utf8.count <= Self.maxMessageBytes else { throw .refused("a message is at most \(Self.maxMessageBytes) bytes") }
         state.messages += 1
@@ -115,8 +116,10 @@ actor TextInteractions {
     }
 
     /// Ends the interaction and records it; the ledger's answer (cost, balance), as JSON.
-    func end(_ id: String) async throws(Failure) -> String {
-        guard let state = open.removeValue(forKey: id) else { throw .notFound("no open interaction \(id)") }
+    func end(_ id: String, outletId: Int? = nil) async throws(Failure) -> String {
+        guard let found = open[id], outletId == nil || found.outletId == outletId else { throw .notFound("no open interaction \(id)") }
+        let state = found
+        open[id] = nil
         let outcome: String
         var escalation: String?
         if let to = state.transferredTo {
@@ -145,6 +148,7 @@ actor TextInteractions {
         if let escalation { record["escalation_reason"] = escalation }
         switch await server.ledger.record(record) {
         case .success(let answer):
+            await InteractionRoutes.recorded(record, answer: answer, variables: state.run.variables, server: server)  // the platform API
             let data = (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data("{}".utf8)
             return String(decoding: data, as: UTF8.self)
         case .failure(.ledger(let message)): throw .refused("the ledger refused the interaction: \(message)")

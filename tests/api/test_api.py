@@ -447,3 +447,36 @@ def test_random_tokens_are_refused_and_the_server_stays_up(api: Client) -> None:
         query = urllib.parse.quote(token.encode("latin-1"), safe="")
         assert upgrade(api, f"/ws-adapter/twilio/inbound/{agent}/2/+15550100?token={query}")[0] == 401, token
     assert api.get("/api/v1/agents", t2)[0] == 200
+
+
+def test_text_modality_start_respond_end(api: Client) -> None:
+    """Seed 000's text modality over HTTP: the demo agent's flow answers typed messages; ending records
+    the interaction once (call_type text), listed among the outlet's interactions; an ended or unknown
+    interaction is refused."""
+    token = api.login(1)
+    status, body = api.post("/api/v1/agents/1/text-interactions", token=token)
+    assert status == 200, body
+    start = body["reply"]
+    assert start["state"] == "greeting" and start["prompt"] and not start["ended"]
+    tid = start["interaction_id"]
+    states = []
+    for message in ("Book a table, please!", "four", "Yes"):
+        status, body = api.post(f"/api/v1/text-interactions/{tid}/messages", {"text": message}, token)
+        assert status == 200, body
+        states.append(body["reply"]["state"])
+    assert states == ["party size", "confirm", "booked"] and body["reply"]["ended"]
+    status, body = api.post(f"/api/v1/text-interactions/{tid}/messages", {"text": "more"}, token)
+    assert status == 409 and "ended" in body["message"]
+    status, body = api.post(f"/api/v1/text-interactions/{tid}/end", token=token)
+    assert status == 200 and body["interaction_id"] == tid and body["ledger"]["success"] is True, body
+    assert api.post(f"/api/v1/text-interactions/{tid}/end", token=token)[0] == 404  # recorded once
+    listed = api.get("/api/v1/interactions?page_size=200", token)[1]["interactions"]
+    mine = [i for i in listed if i["interaction_id"] == tid]
+    assert len(mine) == 1 and mine[0]["call_type"] == "text" and mine[0]["outcome"] == "resolved", mine
+    # Bad input: a message that is not text, unknown fields, an id of the wrong shape.
+    status, body = api.post("/api/v1/agents/1/text-interactions", token=token)
+    other = body["reply"]["interaction_id"]
+    assert api.post(f"/api/v1/text-interactions/{other}/messages", {"text": 4}, token)[0] == 400
+    assert api.post(f"/api/v1/text-interactions/{other}/messages", {"text": "hi", "x": 1}, token)[0] == 400
+    assert api.post("/api/v1/text-interactions/text-..%2F..%2Fetc/end", token=token)[0] == 404
+    assert api.post(f"/api/v1/text-interactions/{other}/end", token=token)[0] == 200

@@ -38,6 +38,7 @@ BODIES = {
     "addDestination": {"name": "attacker", "type": "webhook", "url": "http://127.0.0.1:9/x"},
     "updateDestination": {"name": "pwned"},
     "setEmailConfig": {"host": "127.0.0.1", "port": 2525, "from": "attacker@example.com"},
+    "respondTextInteraction": {"text": "book a table"},
     "setConnection": {"vendor": "twilio"},
     "setModelConfig": {"kind": "TTS", "provider": "espeak-ng", "model": "espeak-ng", "parameters": {"rate": 300}},
 }
@@ -87,6 +88,9 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
     assert report.calls[0].ok, report.calls[0].error
     api.server.settle()
     iid = api.get("/api/v1/interactions", victim)[1]["interactions"][0]["interaction_id"]
+    status, body = api.post(f"/api/v1/agents/{agent}/text-interactions", token=victim)
+    assert status == 200, body
+    text_id = body["reply"]["interaction_id"]
 
     before = victim_state(api, victim, agent, iid)
     document = api.get("/openapi.json")[1]
@@ -100,7 +104,7 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
             url = (path.replace("{agent_id}", str(agent)).replace("{state_id}", "1").replace("{edge_id}", "1")
                    .replace("/variables/{name}", "/variables/party_size").replace("{name}", "victim")
                    .replace("{tool_name}", "victimtool").replace("{context_id}", context_id)
-                   .replace("{destination_id}", destination_id).replace("{interaction_id}", urllib.parse.quote(iid, safe="")))
+                   .replace("{destination_id}", destination_id).replace("{interaction_id}", urllib.parse.quote(iid, safe="")).replace("{text_id}", text_id))
             values = {"edge_id": 1, "agent_id": agent, "provider": "espeak-ng", "model": "espeak-ng"}
             query = {p["name"]: values[p["name"]] for p in op.get("parameters", []) if p["in"] == "query" and p["name"] in values}
             if query:
@@ -124,3 +128,6 @@ def test_another_outlets_token_reaches_nothing(api: Client, silence) -> None:
     operations = {op["operationId"] for item in document["paths"].values() for op in item.values()} - SKIP
     assert walked == operations
     assert victim_state(api, victim, agent, iid) == before
+    # The victim's text interaction is still open and answers its owner only.
+    status, body = api.post(f"/api/v1/text-interactions/{text_id}/messages", {"text": "hello"}, victim)
+    assert status == 200 and body["reply"]["interaction_id"] == text_id, body

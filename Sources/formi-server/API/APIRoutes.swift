@@ -27,6 +27,7 @@ enum APIRoutes {
         WebhookRoutes.add(to: api, server: server)
         ContextRoutes.add(to: api, server: server)
         PostInteractionRoutes.add(to: api, server: server)
+        TextRoutes.add(to: api, server: server)
     }
 }
 
